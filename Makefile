@@ -1,0 +1,40 @@
+# Everything a fresh machine needs: `make demo` and `make test` (README.md).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+INDEX ?= index
+
+.PHONY: demo test check lint bench clean
+
+$(STAMP): pyproject.toml constraints.txt
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11 以上が必要です"'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/evalsearch parse corpus/ --format table
+	$(BIN)/evalsearch index corpus/ --index $(INDEX) --rebuild
+	$(BIN)/evalsearch search 技能実習生 --index $(INDEX)
+	$(BIN)/evalsearch search 取り組み --index $(INDEX) --field ア
+	$(BIN)/evalsearch search 統合 --index $(INDEX) --field オ
+	$(BIN)/evalsearch similar 12276 --index $(INDEX)
+	$(BIN)/evalsearch candidates --index $(INDEX)
+	$(BIN)/evalsearch report --candidates --index $(INDEX) --out reports/candidates.html
+
+test: $(STAMP)
+	$(BIN)/pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+check: lint test
+
+bench: $(STAMP)
+	$(BIN)/python bench/run.py --sizes 1000,10000 --out bench/results.json
+
+clean:
+	rm -rf $(VENV) reports

@@ -1,0 +1,54 @@
+"""The exception tree. Every message is Japanese, names the file and sheet, and says the fix."""
+
+from __future__ import annotations
+
+
+class EvalSearchError(Exception):
+    """Base of every error evalsearch reports to the user (CLI exit code 1)."""
+
+
+class ParseError(EvalSearchError):
+    """A dump file or one of its sheets cannot be read as an evaluation sheet."""
+
+    def __init__(self, message: str, *, file: str | None = None, sheet: int | None = None):
+        self.file = file
+        self.sheet = sheet
+        where = []
+        if file is not None:
+            where.append(f"{file}")
+        if sheet is not None:
+            where.append(f"シート{sheet + 1}")
+        prefix = " ".join(where)
+        super().__init__(f"{prefix}: {message}" if prefix else message)
+
+
+class DuplicateRecordError(ParseError):
+    """Two sheets carry the same id (年度-事業番号)."""
+
+
+class StrictModeError(ParseError):
+    """A warning was raised while ``--strict`` asks for warnings to be errors."""
+
+
+class IndexNotFoundError(EvalSearchError):
+    """No index exists at the given directory."""
+
+
+class IndexVersionError(EvalSearchError):
+    """The index was built by another schema or Sudachi dictionary version: rebuild it."""
+
+
+class IndexCorruptError(EvalSearchError):
+    """The index directory exists but cannot be read."""
+
+
+class ProjectNotFoundError(EvalSearchError):
+    """No sheet matches the requested project number or id."""
+
+
+class QuerySyntaxError(EvalSearchError):
+    """The search query cannot be parsed."""
+
+
+class NotFittedError(EvalSearchError):
+    """The similarity model has not been built for this index."""
