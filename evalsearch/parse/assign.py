@@ -1,0 +1,197 @@
+"""Give each assessment item (ア–カ) its checkbox answer and its reasoning passage.
+
+The dump may print section ５'s boxes out of order, so a passage is not simply "the text after
+the label". Passages are assigned to items as a whole — each item gets at most one passage,
+each passage at most one item — maximising a score built from what the form provides:
+
+* position, from the two block orders seen in real dumps: a passage printed on the line where
+  its question ends (the カ box in one order), or the chain "label → that item's checkbox row →
+  passage" (every item in the other order) is strong evidence; a passage right after a checkbox
+  row that only one item has (ア, イ and カ have their own option sets) is weak evidence;
+* content: each question has its own vocabulary (``form.QUESTION_CUES``): an オ reason talks
+  about 統合 or 類似事業, a カ reason about 負担.
+
+Answers: ア, イ and カ rows are recognised by their option sets. ウ, エ and オ share one set, so
+a row belongs to one of them only when printed right after its label; otherwise the answer is
+left as None with the candidates and a warning, unless every candidate row agrees.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+from evalsearch.parse.checks import CheckGroup
+from evalsearch.parse.form import CHECK_GROUPS, QUESTION_CUES, SHARED_GROUP, SHARED_GROUP_ITEMS, group_items
+from evalsearch.parse.lexer import Kind, Token
+from evalsearch.records import ITEM_LABELS, Assessment
+
+Element = Token | CheckGroup
+
+STRONG_POSITION = 6.0
+WEAK_POSITION = 1.0
+# Below this margin, swapping two items' passages is nearly as good: say so in a warning.
+UNCERTAIN_MARGIN = 1.0
+
+_CUES: dict[str, dict[str, float]] = {}
+for _item, _cues in QUESTION_CUES.items():
+    normalised: dict[str, float] = {}
+    for _word, _weight in _cues.items():
+        key = unicodedata.normalize("NFKC", _word)
+        normalised[key] = max(_weight, normalised.get(key, 0.0))
+    _CUES[_item] = normalised
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A free-text passage of section ５ and the element indices it starts and ends at."""
+
+    text: str
+    index: int
+    last_index: int
+
+
+def _item_label_of(element: Element) -> str | None:
+    if isinstance(element, Token) and element.kind is Kind.LABEL:
+        kind, _, item = element.key.partition(":")
+        if kind in {"item", "question"}:
+            return item
+    return None
+
+
+def content_score(text: str, item: str) -> float:
+    normalised = unicodedata.normalize("NFKC", text)
+    return sum(weight for word, weight in _CUES[item].items() if word in normalised)
+
+
+def position_score(elements: Sequence[Element], passage: Passage, item: str) -> float:
+    index = passage.index
+    before = elements[index - 1] if index >= 1 else None
+    first = elements[index]
+    if before is None:
+        return 0.0
+    if _item_label_of(before) == item and isinstance(first, Token) and first.inline:
+        return STRONG_POSITION
+    if isinstance(before, CheckGroup) and item in group_items(before.name):
+        label = elements[index - 2] if index >= 2 else None
+        if label is not None and _item_label_of(label) == item:
+            return STRONG_POSITION
+        if before.name == item:
+            return WEAK_POSITION
+    return 0.0
+
+
+def _pinned_shared_rows(elements: Sequence[Element]) -> dict[int, str]:
+    """ウ/エ/オ rows printed right after their own label: element index → item."""
+    pinned: dict[int, str] = {}
+    for index, element in enumerate(elements):
+        if isinstance(element, CheckGroup) and element.name == SHARED_GROUP and index >= 1:
+            item = _item_label_of(elements[index - 1])
+            if item in SHARED_GROUP_ITEMS and item not in pinned.values():
+                pinned[index] = item
+    return pinned
+
+
+def _answer_of(group: CheckGroup, item: str, warnings: list[str]) -> str | None:
+    if group.single is None:
+        state = "未回答" if not group.ticked else "複数に■"
+        warnings.append(f"{item}: 回答欄が{state}です（{group.line}行目）")
+    return group.single
+
+
+def assign_answers(elements: Sequence[Element]) -> tuple[dict[str, tuple[str | None, tuple[str, ...] | None]], list[str]]:
+    """item → (answer, candidates or None), plus warnings."""
+    warnings: list[str] = []
+    answers: dict[str, tuple[str | None, tuple[str, ...] | None]] = {}
+    groups = [(index, e) for index, e in enumerate(elements) if isinstance(e, CheckGroup)]
+    for item in ("ア", "イ", "カ"):
+        rows = [group for _, group in groups if group.name == item]
+        if not rows:
+            warnings.append(f"{item}: 回答のチェック欄が見つかりません")
+            answers[item] = (None, None)
+            continue
+        if len(rows) > 1:
+            warnings.append(f"{item}: 回答のチェック欄が{len(rows)}つあります（最初の行を採用）")
+        answers[item] = (_answer_of(rows[0], item, warnings), None)
+
+    pinned = _pinned_shared_rows(elements)
+    for index, item in pinned.items():
+        answers[item] = (_answer_of(elements[index], item, warnings), None)  # type: ignore[arg-type]
+    open_items = [item for item in SHARED_GROUP_ITEMS if item not in answers]
+    open_rows = [group for index, group in groups if group.name == SHARED_GROUP and index not in pinned]
+    if open_items:
+        if len(open_rows) != len(open_items):
+            warnings.append(
+                f"{'・'.join(open_items)}: 回答欄の数（{len(open_rows)}）が設問の数と合いません"
+            )
+        values = {group.single for group in open_rows if group.single is not None}
+        candidates = tuple(option for option in CHECK_GROUPS[SHARED_GROUP] if option in values)
+        for item in open_items:
+            if len(candidates) == 1 and len(open_rows) == len(open_items):
+                answers[item] = (candidates[0], None)
+            else:
+                answers[item] = (None, candidates)
+        if len(candidates) > 1:
+            warnings.append(
+                f"{'・'.join(open_items)}: どの回答欄がどの設問のものか判別できません"
+                f"（候補: {'／'.join(candidates)}）"
+            )
+    return answers, warnings
+
+
+def merge_continuations(passages: Sequence[Passage]) -> list[Passage]:
+    """Re-join a passage cut in two boxes: a fragment not ending a sentence + the next passage."""
+    merged: list[Passage] = []
+    for passage in passages:
+        if merged:
+            last = merged[-1]
+            ends_sentence = last.text.rstrip().endswith(("。", ".", "」", "）", ")"))
+            if passage.index == last.last_index + 1 and not ends_sentence:
+                merged[-1] = Passage(last.text + passage.text, last.index, passage.last_index)
+                continue
+        merged.append(passage)
+    return merged
+
+
+def assign_reasons(elements: Sequence[Element], passages: Sequence[Passage]) -> tuple[dict[str, str], list[str]]:
+    """item → reason text, plus warnings for unplaced passages, empty items, close calls."""
+    warnings: list[str] = []
+    if not passages:
+        return {item: "" for item in ITEM_LABELS}, [f"{'・'.join(ITEM_LABELS)}: 理由の記述が見つかりません"]
+    scores = np.array(
+        [
+            [position_score(elements, passage, item) + content_score(passage.text, item) for item in ITEM_LABELS]
+            for passage in passages
+        ]
+    )
+    rows, columns = linear_sum_assignment(scores, maximize=True)
+    chosen = {ITEM_LABELS[column]: row for row, column in zip(rows, columns, strict=True)}
+    reasons = {item: passages[chosen[item]].text if item in chosen else "" for item in ITEM_LABELS}
+    for item in ITEM_LABELS:
+        if item not in chosen:
+            warnings.append(f"{item}: 理由の記述が見つかりません")
+    for row, passage in enumerate(passages):
+        if row not in chosen.values():
+            warnings.append(f"どの設問にも割り当てられない記述があります（{passage.text[:20]}…）")
+    assigned = sorted(chosen.items(), key=lambda pair: ITEM_LABELS.index(pair[0]))
+    for position, (first, p) in enumerate(assigned):
+        for second, q in assigned[position + 1 :]:
+            a, b = ITEM_LABELS.index(first), ITEM_LABELS.index(second)
+            margin = scores[p, a] + scores[q, b] - scores[p, b] - scores[q, a]
+            if margin < UNCERTAIN_MARGIN:
+                warnings.append(f"{first}と{second}の理由の割り当てが不確かです（内容から推定）")
+    return reasons, warnings
+
+
+def assess(elements: Sequence[Element], passages: Sequence[Passage]) -> tuple[dict[str, Assessment], list[str]]:
+    answers, answer_warnings = assign_answers(elements)
+    reasons, reason_warnings = assign_reasons(elements, merge_continuations(passages))
+    assessments = {
+        item: Assessment(answer=answers[item][0], reason=reasons[item], answer_candidates=answers[item][1])
+        for item in ITEM_LABELS
+    }
+    return assessments, answer_warnings + reason_warnings
