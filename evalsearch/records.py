@@ -95,9 +95,7 @@ class Budget:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Budget:
-        rows = {
-            name: None if data.get(name) is None else tuple(data[name]) for name in BUDGET_ROWS
-        }
+        rows = {name: None if data.get(name) is None else tuple(data[name]) for name in BUDGET_ROWS}
         return cls(columns=tuple(data.get("columns") or BUDGET_COLUMNS_DEFAULT), **rows)
 
 
@@ -271,7 +269,11 @@ class SheetRecord:
 
     def passages(self) -> dict[str, str]:
         """The free-text passages keyed by their passage label (see ``PASSAGE_LABELS``)."""
-        texts = {label: self.assessments[label].reason for label in ITEM_LABELS if label in self.assessments}
+        texts = {
+            label: self.assessments[label].reason
+            for label in ITEM_LABELS
+            if label in self.assessments
+        }
         texts.update(
             {
                 "見直し": self.review_content,

@@ -9,7 +9,9 @@ import pytest
 from evalsearch.parse import parse_text
 from evalsearch.parse.budget import ValueRow, parse_number, place_budget
 
-SAMPLE_TEXT = (Path(__file__).parent / "data" / "sheets" / "000_e354498715c974cd.txt").read_text("utf-8")
+SAMPLE_TEXT = (Path(__file__).parent / "data" / "sheets" / "000_e354498715c974cd.txt").read_text(
+    "utf-8"
+)
 
 
 def row(*values: float | None, label: str | None = None, near: tuple[str, ...] = ()) -> ValueRow:
@@ -51,7 +53,10 @@ def test_staff_cost_follows_the_printed_unit_cost() -> None:
 
 def test_a_row_with_no_evidence_stays_out_with_a_warning() -> None:
     budget, warnings = place_budget([row(123, 456, 789)])
-    assert all(budget.row(name) == (None, None, None) for name in ("project_cost", "staff_cost", "total_cost"))
+    assert all(
+        budget.row(name) == (None, None, None)
+        for name in ("project_cost", "staff_cost", "total_cost")
+    )
     assert warnings == ["予算表の値の行「123 456 789」（1行目）をどの項目にも特定できません"]
 
 

@@ -23,7 +23,9 @@ def invoke(*args: str):
 
 
 def test_json_reproduces_the_reference_ids_in_file_then_sheet_order() -> None:
-    result = invoke("parse", str(SAMPLE), str(SHEETS / "100_welfare_two_orders.txt"), "--format", "json")
+    result = invoke(
+        "parse", str(SAMPLE), str(SHEETS / "100_welfare_two_orders.txt"), "--format", "json"
+    )
     assert result.exit_code == 0, result.output
     records = json.loads(result.stdout)
     assert [r["id"] for r in records] == ["2023-12276", "2023-12770", "2023-30015", "2023-30016"]
@@ -51,7 +53,11 @@ def _write(tmp_path: Path, name: str, text: str) -> Path:
 @pytest.mark.parametrize(
     ("name", "content", "message"),
     [
-        ("memo.txt", "会議のメモです。\n評価シートではありません。\n", "memo.txt: 事務事業評価シートのテキストダンプではありません"),
+        (
+            "memo.txt",
+            "会議のメモです。\n評価シートではありません。\n",
+            "memo.txt: 事務事業評価シートのテキストダンプではありません",
+        ),
         ("empty.txt", "", "empty.txt: 事務事業評価シートのテキストダンプではありません"),
         (
             "truncated.txt",
@@ -65,13 +71,17 @@ def _write(tmp_path: Path, name: str, text: str) -> Path:
         ),
         (
             "unknown_option.txt",
-            SAMPLE_TEXT.replace("□ある　　□一部ある　　■ない\n\n他に類似", "□ある　　□たぶん　　■ない\n\n他に類似"),
+            SAMPLE_TEXT.replace(
+                "□ある　　□一部ある　　■ない\n\n他に類似", "□ある　　□たぶん　　■ない\n\n他に類似"
+            ),
             "unknown_option.txt シート2: 381行目: 不明なチェック項目「たぶん」があります。",
         ),
     ],
     ids=["not-a-dump", "empty", "truncated", "truncated-second-sheet", "unknown-option"],
 )
-def test_bad_input_names_file_sheet_and_problem(tmp_path: Path, name: str, content: str, message: str) -> None:
+def test_bad_input_names_file_sheet_and_problem(
+    tmp_path: Path, name: str, content: str, message: str
+) -> None:
     path = _write(tmp_path, name, content)
     result = invoke("parse", str(path))
     assert result.exit_code == 1
@@ -85,7 +95,10 @@ def test_duplicate_ids_across_files(tmp_path: Path) -> None:
     second = _write(tmp_path, "b.txt", SAMPLE_TEXT)
     result = invoke("parse", str(first), str(second))
     assert result.exit_code == 1
-    assert f"{second} シート1: 同じID 2023-12276（年度-事業番号）のシートが2つあります（先に {first} シート1）" in result.stderr
+    assert (
+        f"{second} シート1: 同じID 2023-12276（年度-事業番号）のシートが2つあります（先に {first} シート1）"
+        in result.stderr
+    )
 
 
 def test_binary_file_is_refused(tmp_path: Path) -> None:
@@ -106,7 +119,10 @@ def test_strict_turns_warnings_into_errors() -> None:
     assert invoke("parse", str(SAMPLE)).exit_code == 0
     result = invoke("parse", str(SAMPLE), "--strict")
     assert result.exit_code == 1
-    assert "シート1: 警告があります（--strict）: ウ・エ・オ: どの回答欄がどの設問のものか判別できません" in result.stderr
+    assert (
+        "シート1: 警告があります（--strict）: ウ・エ・オ: どの回答欄がどの設問のものか判別できません"
+        in result.stderr
+    )
 
 
 def test_strict_passes_clean_sheets() -> None:
@@ -114,7 +130,9 @@ def test_strict_passes_clean_sheets() -> None:
     assert result.exit_code == 0, result.stderr
 
 
-@pytest.mark.parametrize("args", [["parse"], ["parse", str(SAMPLE), "--format", "xml"], ["parse", "--nope"]])
+@pytest.mark.parametrize(
+    "args", [["parse"], ["parse", str(SAMPLE), "--format", "xml"], ["parse", "--nope"]]
+)
 def test_usage_errors_exit_2(args: list[str]) -> None:
     assert invoke(*args).exit_code == 2
 

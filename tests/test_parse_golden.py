@@ -34,8 +34,14 @@ def assert_matches(expected: Any, actual: Any, path: str) -> None:
                 assert Path(actual["source"]["file"]).name == Path(value["file"]).name, path
                 assert actual["source"]["sheet_index"] == value["sheet_index"], path
                 continue
-            if key == "answer" and expected.get("answer_may_be_unresolved") and actual.get("answer") is None:
-                assert value in actual.get("answer_candidates", []), f"{path}: {value} not in candidates"
+            if (
+                key == "answer"
+                and expected.get("answer_may_be_unresolved")
+                and actual.get("answer") is None
+            ):
+                assert value in actual.get("answer_candidates", []), (
+                    f"{path}: {value} not in candidates"
+                )
                 continue
             assert key in actual, f"{path}.{key} missing"
             assert_matches(value, actual[key], f"{path}.{key}")
@@ -44,10 +50,14 @@ def assert_matches(expected: Any, actual: Any, path: str) -> None:
         for index, (item, got) in enumerate(zip(expected, actual, strict=True)):
             assert_matches(item, got, f"{path}[{index}]")
     else:
-        assert _squash(actual) == _squash(expected), f"{path}: expected {expected!r}, got {actual!r}"
+        assert _squash(actual) == _squash(expected), (
+            f"{path}: expected {expected!r}, got {actual!r}"
+        )
 
 
-@pytest.mark.parametrize("golden", GOLDEN, ids=lambda path: path.name.removesuffix(".expected.json"))
+@pytest.mark.parametrize(
+    "golden", GOLDEN, ids=lambda path: path.name.removesuffix(".expected.json")
+)
 def test_parser_reproduces_golden_records(golden: Path) -> None:
     dump = golden.with_name(golden.name.removesuffix(".expected.json") + ".txt")
     expected = json.loads(golden.read_text("utf-8"))

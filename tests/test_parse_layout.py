@@ -53,9 +53,13 @@ MOVABLE = ("ア", "イ", "ウ", "エ", "オ")  # カ's reason starts on its ques
     [p for p in itertools.permutations(MOVABLE) if p != MOVABLE][::11],
     ids=lambda p: "".join(p),
 )
-def test_scrambled_order_places_reasons_by_content_wherever_they_are_printed(permutation: tuple[str, ...]) -> None:
+def test_scrambled_order_places_reasons_by_content_wherever_they_are_printed(
+    permutation: tuple[str, ...],
+) -> None:
     reasons = {item: SCRAMBLED.assessments[item].reason for item in MOVABLE}
-    variant = _only(_move_reasons(SCRAMBLED_SHEET, reasons, dict(zip(MOVABLE, permutation, strict=True))))
+    variant = _only(
+        _move_reasons(SCRAMBLED_SHEET, reasons, dict(zip(MOVABLE, permutation, strict=True)))
+    )
     for item in MOVABLE:
         assert _squash(variant.assessments[item].reason) == _squash(reasons[item]), item
 
@@ -103,7 +107,9 @@ def test_scrambled_shared_rows_that_agree_resolve_without_warning() -> None:
     ],
     ids=["sample", "welfare", "sample+welfare", "welfare+sample", "clean-then-scrambled"],
 )
-def test_multi_sheet_files_split_into_sheets_in_order(dumps: tuple[str, ...], ids: list[str]) -> None:
+def test_multi_sheet_files_split_into_sheets_in_order(
+    dumps: tuple[str, ...], ids: list[str]
+) -> None:
     records = parse_text("\n".join(dumps), file="many.txt")
     assert [record.id for record in records] == ids
     assert [record.source.sheet_index for record in records] == list(range(len(ids)))
@@ -127,7 +133,9 @@ def _tick(text: str, row_pattern: str, option: str) -> str:
     for number, line in enumerate(lines):
         if re.search(row_pattern, line):
             unticked = line.replace("■", "□")
-            lines[number] = re.sub(rf"□(?={re.escape(option)}(?:[\s（）()]|$))", "■", unticked, count=1)
+            lines[number] = re.sub(
+                rf"□(?={re.escape(option)}(?:[\s（）()]|$))", "■", unticked, count=1
+            )
             return "\n".join(lines)
     raise AssertionError(row_pattern)
 
@@ -168,7 +176,12 @@ def test_every_assessment_option_is_read(item: str, option: str) -> None:
     [
         (r"^見直し状況", "検討中", "review_status", "検討中"),
         (r"^見直し状況", "見直し・改善済み", "review_status", "見直し・改善済み"),
-        (r"^見直し状況", "見直しをしたが改善に至っていない", "review_status", "見直しをしたが改善に至っていない"),
+        (
+            r"^見直し状況",
+            "見直しをしたが改善に至っていない",
+            "review_status",
+            "見直しをしたが改善に至っていない",
+        ),
         (r"^重点プロジェクト", "該当", "priority_project", True),
         (r"^重点プロジェクト", "非該当", "priority_project", False),
     ],
@@ -198,14 +211,18 @@ DIRECTION_BLOCK = (
     [
         (DIRECTION_BLOCK, "現状のまま継続", (), None),
         (
-            DIRECTION_BLOCK.replace("■現状", "□現状").replace("□見直しのうえ", "■見直しのうえ")
-            .replace("□拡充", "■拡充").replace("□簡素化", "■簡素化"),
+            DIRECTION_BLOCK.replace("■現状", "□現状")
+            .replace("□見直しのうえ", "■見直しのうえ")
+            .replace("□拡充", "■拡充")
+            .replace("□簡素化", "■簡素化"),
             "見直しのうえで継続",
             ("拡充", "簡素化"),
             None,
         ),
         (
-            DIRECTION_BLOCK.replace("■現状", "□現状").replace("□終期設定あり　（R　　年度末", "■終期設定あり　（R１０年度末"),
+            DIRECTION_BLOCK.replace("■現状", "□現状").replace(
+                "□終期設定あり　（R　　年度末", "■終期設定あり　（R１０年度末"
+            ),
             "終期設定あり",
             (),
             2028,
@@ -216,14 +233,24 @@ DIRECTION_BLOCK = (
     ],
     ids=["continue", "revise", "end-set", "pause", "abolish", "complete"],
 )
-def test_direction_group(block: str, decision: str, measures: tuple[str, ...], end_year: int | None) -> None:
+def test_direction_group(
+    block: str, decision: str, measures: tuple[str, ...], end_year: int | None
+) -> None:
     assert DIRECTION_BLOCK in CLEAN_SHEET
     direction = _only(CLEAN_SHEET.replace(DIRECTION_BLOCK, block)).direction
-    assert (direction.decision, direction.measures, direction.end_fiscal_year) == (decision, measures, end_year)
+    assert (direction.decision, direction.measures, direction.end_fiscal_year) == (
+        decision,
+        measures,
+        end_year,
+    )
 
 
 def test_two_ticks_in_one_row_leave_the_answer_open_with_a_warning() -> None:
-    record = _only(CLEAN_SHEET.replace("□結びついている　　■一部結びついている", "■結びついている　　■一部結びついている"))
+    record = _only(
+        CLEAN_SHEET.replace(
+            "□結びついている　　■一部結びついている", "■結びついている　　■一部結びついている"
+        )
+    )
     assert record.assessments["ア"].answer is None
     assert any("ア: 回答欄が複数に■" in warning for warning in record.warnings)
 
@@ -234,3 +261,14 @@ def test_full_width_text_is_kept_as_printed_and_labels_are_normalised() -> None:
     assert record.budget.columns == ("R5予算", "R5決算", "R6予算")
     second = parse_text(SAMPLE_TEXT, file="s.txt")[1]
     assert second.budget.columns == ("R5予算", "R5決算", "R6予算")  # printed as R５予算
+
+
+def test_short_reasons_without_a_full_stop_are_still_reasons() -> None:
+    text = CLEAN_SHEET.replace(
+        "他に類似する事業もないことから、現段階では統合の可能性はない。", "特になし"
+    )
+    record = _only(text)
+    assert record.assessments["オ"].reason == "特になし"
+    assert [indicator.name for indicator in record.indicators] == [
+        "市民と外国人技能実習生の交流機会イベント"
+    ]

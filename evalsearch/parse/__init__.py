@@ -40,7 +40,9 @@ def read_dump(path: Path) -> str:
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        raise ParseError("ファイルが見つかりません。パスを確認してください", file=str(path)) from None
+        raise ParseError(
+            "ファイルが見つかりません。パスを確認してください", file=str(path)
+        ) from None
     except OSError as error:
         raise ParseError(f"ファイルを読めません（{error.strerror}）", file=str(path)) from None
     try:
@@ -67,7 +69,9 @@ def iter_dump_files(paths: Iterable[str | Path]) -> Iterator[Path]:
         elif path.exists():
             found = [path]
         else:
-            raise ParseError("ファイルまたはディレクトリが見つかりません。パスを確認してください", file=str(path))
+            raise ParseError(
+                "ファイルまたはディレクトリが見つかりません。パスを確認してください", file=str(path)
+            )
         for file in found:
             if file.resolve() not in seen:
                 seen.add(file.resolve())

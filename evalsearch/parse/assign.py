@@ -26,7 +26,13 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from evalsearch.parse.checks import CheckGroup
-from evalsearch.parse.form import CHECK_GROUPS, QUESTION_CUES, SHARED_GROUP, SHARED_GROUP_ITEMS, group_items
+from evalsearch.parse.form import (
+    CHECK_GROUPS,
+    QUESTION_CUES,
+    SHARED_GROUP,
+    SHARED_GROUP_ITEMS,
+    group_items,
+)
 from evalsearch.parse.lexer import Kind, Token
 from evalsearch.records import ITEM_LABELS, Assessment
 
@@ -103,7 +109,9 @@ def _answer_of(group: CheckGroup, item: str, warnings: list[str]) -> str | None:
     return group.single
 
 
-def assign_answers(elements: Sequence[Element]) -> tuple[dict[str, tuple[str | None, tuple[str, ...] | None]], list[str]]:
+def assign_answers(
+    elements: Sequence[Element],
+) -> tuple[dict[str, tuple[str | None, tuple[str, ...] | None]], list[str]]:
     """item → (answer, candidates or None), plus warnings."""
     warnings: list[str] = []
     answers: dict[str, tuple[str | None, tuple[str, ...] | None]] = {}
@@ -122,7 +130,9 @@ def assign_answers(elements: Sequence[Element]) -> tuple[dict[str, tuple[str | N
     for index, item in pinned.items():
         answers[item] = (_answer_of(elements[index], item, warnings), None)  # type: ignore[arg-type]
     open_items = [item for item in SHARED_GROUP_ITEMS if item not in answers]
-    open_rows = [group for index, group in groups if group.name == SHARED_GROUP and index not in pinned]
+    open_rows = [
+        group for index, group in groups if group.name == SHARED_GROUP and index not in pinned
+    ]
     if open_items:
         if len(open_rows) != len(open_items):
             warnings.append(
@@ -157,14 +167,21 @@ def merge_continuations(passages: Sequence[Passage]) -> list[Passage]:
     return merged
 
 
-def assign_reasons(elements: Sequence[Element], passages: Sequence[Passage]) -> tuple[dict[str, str], list[str]]:
+def assign_reasons(
+    elements: Sequence[Element], passages: Sequence[Passage]
+) -> tuple[dict[str, str], list[str]]:
     """item → reason text, plus warnings for unplaced passages, empty items, close calls."""
     warnings: list[str] = []
     if not passages:
-        return {item: "" for item in ITEM_LABELS}, [f"{'・'.join(ITEM_LABELS)}: 理由の記述が見つかりません"]
+        return {item: "" for item in ITEM_LABELS}, [
+            f"{'・'.join(ITEM_LABELS)}: 理由の記述が見つかりません"
+        ]
     scores = np.array(
         [
-            [position_score(elements, passage, item) + content_score(passage.text, item) for item in ITEM_LABELS]
+            [
+                position_score(elements, passage, item) + content_score(passage.text, item)
+                for item in ITEM_LABELS
+            ]
             for passage in passages
         ]
     )
@@ -187,11 +204,15 @@ def assign_reasons(elements: Sequence[Element], passages: Sequence[Passage]) -> 
     return reasons, warnings
 
 
-def assess(elements: Sequence[Element], passages: Sequence[Passage]) -> tuple[dict[str, Assessment], list[str]]:
+def assess(
+    elements: Sequence[Element], passages: Sequence[Passage]
+) -> tuple[dict[str, Assessment], list[str]]:
     answers, answer_warnings = assign_answers(elements)
     reasons, reason_warnings = assign_reasons(elements, merge_continuations(passages))
     assessments = {
-        item: Assessment(answer=answers[item][0], reason=reasons[item], answer_candidates=answers[item][1])
+        item: Assessment(
+            answer=answers[item][0], reason=reasons[item], answer_candidates=answers[item][1]
+        )
         for item in ITEM_LABELS
     }
     return assessments, answer_warnings + reason_warnings

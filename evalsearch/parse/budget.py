@@ -21,7 +21,12 @@ from dataclasses import dataclass
 
 from evalsearch.records import BUDGET_COLUMNS_DEFAULT, BUDGET_ROWS, Budget, Number
 
-BREAKDOWN_ROWS: tuple[str, ...] = ("national_prefectural", "municipal_bonds", "other", "general_revenue")
+BREAKDOWN_ROWS: tuple[str, ...] = (
+    "national_prefectural",
+    "municipal_bonds",
+    "other",
+    "general_revenue",
+)
 DEFAULT_STAFF_UNIT_COST = 7455
 ROW_NAMES_JA: dict[str, str] = {
     "project_cost": "事業費",
@@ -62,7 +67,9 @@ def parse_number(cell: str) -> Number:
     return float(cleaned) if "." in cleaned else int(cleaned)
 
 
-def _equations(rows: dict[str, tuple[Number, ...]], unit_cost: int, width: int) -> list[tuple[str, bool]]:
+def _equations(
+    rows: dict[str, tuple[Number, ...]], unit_cost: int, width: int
+) -> list[tuple[str, bool]]:
     """(description, holds) for every equation whose inputs are known, per column."""
     results: list[tuple[str, bool]] = []
 
@@ -109,7 +116,9 @@ def _score(
     supported = {slot for name, holds in equations if holds for slot in _uses(name)}
     for index, slot in placement.items():
         row = unplaced[index]
-        adjacent = slot in row.neighbours or (slot == "project_cost" and "columns" in row.neighbours)
+        adjacent = slot in row.neighbours or (
+            slot == "project_cost" and "columns" in row.neighbours
+        )
         if slot not in supported and not adjacent:
             return None
         score += _ADJACENT if adjacent else 0.0
@@ -134,7 +143,9 @@ def place_budget(
         if row.label is None:
             unplaced.append(row)
         elif row.label in labelled:
-            warnings.append(f"予算表の「{ROW_NAMES_JA[row.label]}」が2回あります（{row.line}行目を無視）")
+            warnings.append(
+                f"予算表の「{ROW_NAMES_JA[row.label]}」が2回あります（{row.line}行目を無視）"
+            )
         else:
             labelled[row.label] = row.values
 
@@ -173,7 +184,9 @@ def place_budget(
             placed_values.remove(row.values)
         else:
             shown = " ".join("-" if value is None else str(value) for value in row.values)
-            warnings.append(f"予算表の値の行「{shown}」（{row.line}行目）をどの項目にも特定できません")
+            warnings.append(
+                f"予算表の値の行「{shown}」（{row.line}行目）をどの項目にも特定できません"
+            )
 
     for name, holds in _equations(final, unit_cost, width):
         if not holds:

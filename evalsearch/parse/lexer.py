@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -68,7 +68,9 @@ _INDICATOR_ROW_RE = re.compile(r"([1-9])((?:[ \t]+\S+){8})?[ \t]*$")
 _FOOTER_RE = re.compile(r"\d+-\d+[ \t]*$")
 _CHECK_ITEM_RE = re.compile(r"([□■])[ \t]*([^□■\s()]+)")
 _CHECK_SEPARATOR_RE = re.compile(r"[ \t()]*")
-_CHECK_ANNOTATION_RE = re.compile(r"[ \t]*\([ \t]*R[ \t]*(?P<end_year>\d*)[ \t]*年度末終了予定[ \t]*\)")
+_CHECK_ANNOTATION_RE = re.compile(
+    r"[ \t]*\([ \t]*R[ \t]*(?P<end_year>\d*)[ \t]*年度末終了予定[ \t]*\)"
+)
 _SPACE = " \t"
 
 
@@ -157,7 +159,11 @@ class _BoxLexer:
         end = self.compact_to_norm[match.end() - 1] + 1
         if not self.ends_at_boundary(end):
             return None
-        captures = {name: value for name, value in match.groupdict().items() if value and not name.startswith("L")}
+        captures = {
+            name: value
+            for name, value in match.groupdict().items()
+            if value and not name.startswith("L")
+        }
         return spec, captures, end
 
     def emit(self, kind: Kind, position: int, end: int | None = None, **fields: object) -> Token:
@@ -187,7 +193,14 @@ class _BoxLexer:
             label = self.match_label(position)
             if label is not None:
                 spec, captures, end = label
-                self.emit(Kind.LABEL, position, end, key=spec.key, captures=captures, text=self.raw_slice(position, end))
+                self.emit(
+                    Kind.LABEL,
+                    position,
+                    end,
+                    key=spec.key,
+                    captures=captures,
+                    text=self.raw_slice(position, end),
+                )
                 return end
             rest_end = self.line_end(position)
             rest = self.norm[position:rest_end]
@@ -196,9 +209,15 @@ class _BoxLexer:
             if line_start and _FOOTER_RE.fullmatch(rest) and self.is_whole_box(position, rest_end):
                 self.emit(Kind.FOOTER, position, text=rest.strip())
                 return rest_end
-            if line_start and (indicator := _INDICATOR_ROW_RE.fullmatch(rest)) and not self.tokens_on_line(position):
+            if (
+                line_start
+                and (indicator := _INDICATOR_ROW_RE.fullmatch(rest))
+                and not self.tokens_on_line(position)
+            ):
                 cells = tuple(indicator.group(2).split()) if indicator.group(2) else ()
-                self.emit(Kind.INDICATOR_ROW, position, key=indicator.group(1), cells=cells, text=rest)
+                self.emit(
+                    Kind.INDICATOR_ROW, position, key=indicator.group(1), cells=cells, text=rest
+                )
                 return rest_end
             if _NUMBER_ROW_RE.fullmatch(rest):
                 self.emit(Kind.NUMBERS, position, cells=tuple(rest.split()), text=rest.strip())

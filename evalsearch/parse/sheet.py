@@ -13,6 +13,7 @@ from evalsearch.parse.form import (
     DIRECTION_DECISIONS,
     DIRECTION_MEASURES,
     REIWA_BASE,
+    SHARED_GROUP,
     era_to_western,
 )
 from evalsearch.parse.lexer import Kind, Token
@@ -70,6 +71,7 @@ FIELD_PLACEMENT: dict[str, str] = {
 }
 
 _SENTENCE_MIN_LENGTH = 40
+_ASSESSMENT_GROUPS = frozenset({*ITEM_LABELS, SHARED_GROUP})
 _DEPARTMENT_RE = re.compile(r"^(?P<department>.*?)\s*[（(](?P<section>.*)[）)]\s*$")
 _CREATED_RE = re.compile(r"(?P<era>令和|平成)\s*(?P<year>\d+|元)\s*年\s*(?P<month>\d+)\s*月")
 
@@ -114,7 +116,9 @@ def _elements(tokens: Sequence[Token], *, file: str, sheet: int) -> list[Element
 
 
 def _is_label(element: Element | None, prefix: str = "") -> bool:
-    return isinstance(element, Token) and element.kind is Kind.LABEL and element.key.startswith(prefix)
+    return (
+        isinstance(element, Token) and element.kind is Kind.LABEL and element.key.startswith(prefix)
+    )
 
 
 def _is_text(element: Element | None) -> bool:
@@ -153,7 +157,9 @@ class _SheetReader:
         label = self.elements[index]
         following = index + 1
         if placement == "next":
-            while _is_label(self.elements[following] if following < len(self.elements) else None, "heading:"):
+            while _is_label(
+                self.elements[following] if following < len(self.elements) else None, "heading:"
+            ):
                 following += 1
         if following >= len(self.elements) or following in self.claimed:
             return None
@@ -183,7 +189,8 @@ class _SheetReader:
         missing = [name for key, name in REQUIRED_KEYS.items() if key not in self.labels]
         if missing:
             raise self.error(
-                "シートが途中で切れているか、様式が違います。見つからない項目: " + "、".join(missing)
+                "シートが途中で切れているか、様式が違います。見つからない項目: "
+                + "、".join(missing)
             )
 
     def read(self) -> SheetRecord:
@@ -206,7 +213,9 @@ class _SheetReader:
 
         stage_checked = self.single_choice("evaluation_stage", "評価時期")
         if stage_checked is not None and stage_checked != stage:
-            self.warnings.append(f"表題の評価時期（{stage}）とチェック欄（{stage_checked}）が違います")
+            self.warnings.append(
+                f"表題の評価時期（{stage}）とチェック欄（{stage_checked}）が違います"
+            )
         priority = self.single_choice("priority_project", "重点プロジェクト")
         passages, names = self.free_texts()
         assessments, assessment_warnings = assess(self.elements, passages)
@@ -215,7 +224,9 @@ class _SheetReader:
             self.value_rows(), columns=self.budget_columns(), unit_cost=self.staff_unit_cost()
         )
         self.warnings.extend(budget_warnings)
-        footer = next((e for e in self.elements if isinstance(e, Token) and e.kind is Kind.FOOTER), None)
+        footer = next(
+            (e for e in self.elements if isinstance(e, Token) and e.kind is Kind.FOOTER), None
+        )
         return SheetRecord(
             fiscal_year=fiscal_year,
             evaluation_stage=stage,
@@ -252,8 +263,13 @@ class _SheetReader:
             if index in self.claimed or not _is_text(element):
                 continue
             text = element.text.strip()  # type: ignore[union-attr]
-            after_question = _is_label(self.elements[index - 1] if index else None, "question:")
-            if "。" in text or len(text) >= _SENTENCE_MIN_LENGTH or after_question:
+            before = self.elements[index - 1] if index else None
+            # Short reasons exist (「特になし」): a text printed right after a question or an
+            # assessment checkbox row is a passage whatever its length.
+            after_assessment = _is_label(before, "question:") or (
+                isinstance(before, CheckGroup) and before.name in _ASSESSMENT_GROUPS
+            )
+            if "。" in text or len(text) >= _SENTENCE_MIN_LENGTH or after_assessment:
                 passages.append(Passage(text, index, index))
             else:
                 names.append(text)
@@ -319,7 +335,11 @@ class _SheetReader:
     def value_rows(self) -> list[ValueRow]:
         rows: list[ValueRow] = []
         for index, element in enumerate(self.elements):
-            if not isinstance(element, Token) or element.kind is not Kind.NUMBERS or index in self.claimed:
+            if (
+                not isinstance(element, Token)
+                or element.kind is not Kind.NUMBERS
+                or index in self.claimed
+            ):
                 continue
             before = self.elements[index - 1] if index else None
             after = self.elements[index + 1] if index + 1 < len(self.elements) else None
@@ -355,7 +375,9 @@ class _SheetReader:
             else:
                 self.warnings.append("終期設定ありですが終了予定年度が空欄です")
         if measures and decision != "見直しのうえで継続":
-            self.warnings.append("見直しの内容（拡充など）が選ばれていますが「見直しのうえで継続」ではありません")
+            self.warnings.append(
+                "見直しの内容（拡充など）が選ばれていますが「見直しのうえで継続」ではありません"
+            )
         return Direction(decision=decision, measures=measures, end_fiscal_year=end_year)
 
     def created(self, text: str | None) -> str | None:
