@@ -48,17 +48,26 @@ SCRAMBLED = _only(SCRAMBLED_SHEET)
 MOVABLE = ("ア", "イ", "ウ", "エ", "オ")  # カ's reason starts on its question's line
 
 
-@pytest.mark.parametrize(
-    "permutation",
-    [p for p in itertools.permutations(MOVABLE) if p != MOVABLE][::11],
-    ids=lambda p: "".join(p),
-)
-def test_scrambled_order_places_reasons_by_content_wherever_they_are_printed(
-    permutation: tuple[str, ...],
-) -> None:
+PERMUTATIONS = [p for p in itertools.permutations(MOVABLE) if p != MOVABLE][::11]
+DETACHED_QUESTION_BOX = "市以外がその事業に取り\n組むことは可能ですか\n（民間、ＮＰＯ等）\n\n"
+UNKNOWN_LAYOUT = SCRAMBLED_SHEET.replace(DETACHED_QUESTION_BOX, "")
+
+
+@pytest.mark.parametrize("permutation", PERMUTATIONS, ids="".join)
+def test_known_scrambled_order_places_reasons_by_their_boxes(permutation: tuple[str, ...]) -> None:
+    reasons = {item: SCRAMBLED.assessments[item].reason for item in MOVABLE}
+    order = dict(zip(MOVABLE, permutation, strict=True))
+    variant = _only(_move_reasons(SCRAMBLED_SHEET, reasons, order))
+    for item, source in order.items():
+        assert _squash(variant.assessments[item].reason) == _squash(reasons[source]), item
+
+
+@pytest.mark.parametrize("permutation", PERMUTATIONS, ids="".join)
+def test_unknown_layout_places_reasons_by_content(permutation: tuple[str, ...]) -> None:
+    assert DETACHED_QUESTION_BOX in SCRAMBLED_SHEET
     reasons = {item: SCRAMBLED.assessments[item].reason for item in MOVABLE}
     variant = _only(
-        _move_reasons(SCRAMBLED_SHEET, reasons, dict(zip(MOVABLE, permutation, strict=True)))
+        _move_reasons(UNKNOWN_LAYOUT, reasons, dict(zip(MOVABLE, permutation, strict=True)))
     )
     for item in MOVABLE:
         assert _squash(variant.assessments[item].reason) == _squash(reasons[item]), item
@@ -272,3 +281,11 @@ def test_short_reasons_without_a_full_stop_are_still_reasons() -> None:
     assert [indicator.name for indicator in record.indicators] == [
         "市民と外国人技能実習生の交流機会イベント"
     ]
+
+
+def test_a_reason_started_on_its_question_line_continues_even_after_a_full_stop() -> None:
+    text = SCRAMBLED_SHEET.replace(
+        "相当のリスク負担を伴っていることから、", "相当のリスク負担を伴っている。"
+    )
+    reason = _only(text).assessments["カ"].reason
+    assert reason.endswith("伴っている。当面新たな負担は求めない。")

@@ -18,6 +18,7 @@ left as None with the candidates and a warning, unless every candidate row agree
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from scipy.optimize import linear_sum_assignment
 
 from evalsearch.parse.checks import CheckGroup
 from evalsearch.parse.form import (
+    BLOCK_ORDERS,
     CHECK_GROUPS,
     QUESTION_CUES,
     SHARED_GROUP,
@@ -59,6 +61,56 @@ class Passage:
     text: str
     index: int
     last_index: int
+    first_line_only: bool = False
+    """True when the passage starts on its question's line (only its first line printed there)."""
+
+
+def _block_order_regex(template: str) -> re.Pattern[str]:
+    parts = []
+    for symbol in template.split():
+        kind, _, item = symbol.partition(":")
+        parts.append(f"(?:(?P<{item}>P) )?" if kind == "P" else re.escape(symbol) + " ")
+    return re.compile("".join(parts))
+
+
+_BLOCK_ORDER_RES: dict[str, re.Pattern[str]] = {
+    name: _block_order_regex(template) for name, template in BLOCK_ORDERS.items()
+}
+
+
+def _symbol(element: Element) -> str | None:
+    if isinstance(element, CheckGroup):
+        return f"G:{element.name}" if group_items(element.name) else None
+    if element.kind is Kind.LABEL:
+        kind, _, item = element.key.partition(":")
+        return {"item": f"I:{item}", "question": f"Q:{item}"}.get(kind)
+    return None
+
+
+def block_order_items(elements: Sequence[Element], passages: Sequence[Passage]) -> dict[int, str]:
+    """passage row → item, when section ５ is printed in one of the known block orders."""
+    starts = {passage.index: row for row, passage in enumerate(passages)}
+    symbols: list[str] = []
+    rows_at: dict[int, int] = {}
+    length = 0
+    for index, element in enumerate(elements):
+        symbol = "P" if index in starts else _symbol(element)
+        if symbol is None:
+            continue
+        if index in starts:
+            rows_at[length] = starts[index]
+        symbols.append(symbol)
+        length += len(symbol) + 1
+    observed = "".join(f"{symbol} " for symbol in symbols)
+    for pattern in _BLOCK_ORDER_RES.values():
+        match = pattern.fullmatch(observed)
+        if match is not None:
+            return {
+                rows_at[match.start(item)]: item
+                for item in ITEM_LABELS
+                if match.group(item) is not None
+            }
+    return {}
 
 
 def _item_label_of(element: Element) -> str | None:
@@ -154,13 +206,18 @@ def assign_answers(
 
 
 def merge_continuations(passages: Sequence[Passage]) -> list[Passage]:
-    """Re-join a passage cut in two boxes: a fragment not ending a sentence + the next passage."""
+    """Re-join a passage cut in two boxes.
+
+    The next passage box continues a passage when the passage stops mid-sentence, or when it
+    started on its question's line: that layout prints only the reason's first line there and
+    the rest in the following box, wherever the line happened to end.
+    """
     merged: list[Passage] = []
     for passage in passages:
         if merged:
             last = merged[-1]
             ends_sentence = last.text.rstrip().endswith(("。", ".", "」", "）", ")"))
-            if passage.index == last.last_index + 1 and not ends_sentence:
+            if passage.index == last.last_index + 1 and (last.first_line_only or not ends_sentence):
                 merged[-1] = Passage(last.text + passage.text, last.index, passage.last_index)
                 continue
         merged.append(passage)
@@ -176,13 +233,16 @@ def assign_reasons(
         return {item: "" for item in ITEM_LABELS}, [
             f"{'・'.join(ITEM_LABELS)}: 理由の記述が見つかりません"
         ]
+    known_order = block_order_items(elements, passages)
     scores = np.array(
         [
             [
-                position_score(elements, passage, item) + content_score(passage.text, item)
+                (STRONG_POSITION if known_order.get(row) == item else 0.0)
+                + position_score(elements, passage, item)
+                + content_score(passage.text, item)
                 for item in ITEM_LABELS
             ]
-            for passage in passages
+            for row, passage in enumerate(passages)
         ]
     )
     rows, columns = linear_sum_assignment(scores, maximize=True)

@@ -248,6 +248,21 @@ QUESTION_CUES: dict[str, dict[str, float]] = {
     },
 }
 
+# Section ５ as printed in the two block orders seen in real dumps, one symbol per element:
+# I:x item label (ア．), Q:x question text, G:x checkbox row of group x, P:x item x's reason.
+# Dumps from the same PDF generator repeat these sequences exactly, so a matching sheet tells
+# which passage is whose even when the words don't; a P may be missing (an empty reason).
+BLOCK_ORDERS: dict[str, str] = {
+    "form_order": (
+        "I:ウ Q:ウ G:ウエオ P:ウ I:エ Q:エ G:ウエオ P:エ I:ア Q:ア G:ア P:ア "
+        "I:イ Q:イ G:イ P:イ I:オ Q:オ G:ウエオ P:オ I:カ Q:カ G:カ P:カ"
+    ),
+    "scrambled": (
+        "I:オ Q:オ G:イ P:オ I:カ Q:カ P:カ I:イ G:カ P:ウ G:ウエオ P:エ G:ウエオ "
+        "Q:イ I:ウ Q:ウ I:エ Q:エ P:イ G:ウエオ P:ア I:ア Q:ア G:ア"
+    ),
+}
+
 REIWA_BASE = 2018
 HEISEI_BASE = 1988
 ERA_BASE = {"令和": REIWA_BASE, "平成": HEISEI_BASE}

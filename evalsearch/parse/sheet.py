@@ -270,7 +270,8 @@ class _SheetReader:
                 isinstance(before, CheckGroup) and before.name in _ASSESSMENT_GROUPS
             )
             if "。" in text or len(text) >= _SENTENCE_MIN_LENGTH or after_assessment:
-                passages.append(Passage(text, index, index))
+                on_question_line = _is_label(before, "question:") and element.inline  # type: ignore[union-attr]
+                passages.append(Passage(text, index, index, first_line_only=on_question_line))
             else:
                 names.append(text)
         return passages, names
