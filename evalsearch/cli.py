@@ -10,7 +10,7 @@ import functools
 import json
 import sys
 from collections.abc import Callable
-from enum import Enum
+from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -53,7 +53,7 @@ def reports_errors(command: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-class ParseFormat(str, Enum):
+class ParseFormat(StrEnum):
     json = "json"
     jsonl = "jsonl"
     table = "table"
@@ -62,11 +62,16 @@ class ParseFormat(str, Enum):
 @app.command()
 @reports_errors
 def parse(
-    files: Annotated[list[Path], typer.Argument(help="シートのテキストダンプ（ファイルまたはディレクトリ）")],
+    files: Annotated[
+        list[Path], typer.Argument(help="シートのテキストダンプ（ファイルまたはディレクトリ）")
+    ],
     output_format: Annotated[
-        ParseFormat, typer.Option("--format", help="出力形式: json（配列）/ jsonl（1行1件）/ table（一覧表）")
+        ParseFormat,
+        typer.Option("--format", help="出力形式: json（配列）/ jsonl（1行1件）/ table（一覧表）"),
     ] = ParseFormat.json,
-    strict: Annotated[bool, typer.Option("--strict", help="警告もエラーとして扱い、終了コード1で止める")] = False,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="警告もエラーとして扱い、終了コード1で止める")
+    ] = False,
 ) -> None:
     """テキストダンプを読み取り、構造化したレコードを出力する。"""
     from evalsearch.parse import parse_paths
@@ -90,12 +95,12 @@ def parse(
 # --- similar / candidates / report (issue 4) ------------------------------------------------
 
 
-class SimilarFormat(str, Enum):
+class SimilarFormat(StrEnum):
     table = "table"
     json = "json"
 
 
-class CandidatesFormat(str, Enum):
+class CandidatesFormat(StrEnum):
     table = "table"
     json = "json"
     csv = "csv"
@@ -120,7 +125,7 @@ def _similarity_index_dir(index: Path | None) -> Path:
 @app.command("similar")
 @reports_errors
 def similar_command(
-    project: Annotated[str, typer.Argument(help="事業番号（例: 12276）または ID（例: 2023-12276）")],
+    project: Annotated[str, typer.Argument(help="事業番号（例: 12276）または ID（2023-12276）")],
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="表示する件数")] = 10,
     same_year: Annotated[
         bool,
@@ -143,9 +148,7 @@ def similar_command(
 
     directory = _similarity_index_dir(index)
     sheet = find_records(directory, project, year)[0]
-    result = similar(
-        SimilarityModel.load(directory), sheet.id, limit=limit, any_year=not same_year
-    )
+    result = similar(SimilarityModel.load(directory), sheet.id, limit=limit, any_year=not same_year)
     if output_format is SimilarFormat.json:
         typer.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
         return
@@ -179,13 +182,14 @@ def candidates_command(
         SimilarityModel.load(directory), year=year, min_score=min_score, limit=limit
     )
     if output_format is CandidatesFormat.json:
-        typer.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
+        for piece in result.iter_json():
+            typer.echo(piece, nl=False)
     elif output_format is CandidatesFormat.csv:
         typer.echo(result.to_csv(), nl=False)
     else:
-        from evalsearch.report import candidates_table
+        from evalsearch.report import TABLE_ROWS, candidates_table
 
-        stdout.print(candidates_table(result))
+        stdout.print(candidates_table(result, max_rows=limit or TABLE_ROWS))
 
 
 @app.command("report")
@@ -241,7 +245,181 @@ def report_command(
             model, load_records(directory), year=year, min_score=min_score
         )
     path = write_report(report, out)
-    stdout.print(f"報告書を書き出しました: {path}", markup=False, highlight=False)
+    stdout.print(f"報告書を書き出しました: {path.resolve()}", markup=False, highlight=False)
+
+
+# --- index / search / show (issue 3) ---------------------------------------------------------
+
+
+class SearchFormat(StrEnum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+IndexDirOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--index", help="索引ディレクトリ（既定: 環境変数 EVALSEARCH_INDEX、なければ ./index）"
+    ),
+]
+
+
+@app.command("index")
+@reports_errors
+def index_command(
+    paths: Annotated[
+        list[Path], typer.Argument(help="シートのテキストダンプ（ファイルまたはディレクトリ）")
+    ],
+    index: IndexDirOption = None,
+    rebuild: Annotated[
+        bool, typer.Option("--rebuild", help="既存の索引を捨てて、PATH だけから作り直す")
+    ] = False,
+    strict: Annotated[
+        bool,
+        typer.Option("--strict", help="読み取りの警告もエラーとして扱い、索引を変えずに止める"),
+    ] = False,
+) -> None:
+    """シートを読み取って索引に追加・置換する（変更のないファイルは飛ばす）。"""
+    from evalsearch.build import build_index
+
+    if stderr.is_terminal:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+        with Progress(
+            "[progress.description]{task.description}",
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=stderr,
+            transient=True,
+        ) as bar:
+            task = bar.add_task("索引を作成中（ファイル）", total=None)
+
+            def progress(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total)
+
+            report = build_index(paths, index, rebuild=rebuild, strict=strict, progress=progress)
+    else:
+        report = build_index(paths, index, rebuild=rebuild, strict=strict)
+    stdout.print(
+        f"索引 {report.index_dir} を更新しました: "
+        f"ファイル 追加{report.files_added}・置換{report.files_replaced}・"
+        f"変更なし{report.files_skipped}、シート {report.sheets_indexed}件を索引"
+        f"（削除{report.sheets_removed}件、合計{report.sheets_total}件、"
+        f"{report.seconds:.1f}秒）",
+        markup=False,
+        highlight=False,
+    )
+    if report.warnings:
+        stderr.print(
+            f"警告: 読み取りの警告が{report.warnings}件あります"
+            "（`evalsearch parse PATH --format table` で確認できます）。",
+            markup=False,
+            highlight=False,
+        )
+
+
+def _parse_answers(values: list[str] | None) -> dict[str, str]:
+    answers: dict[str, str] = {}
+    for value in values or ():
+        label, separator, answer = value.partition("=")
+        label, answer = label.strip(), answer.strip()
+        if not separator or not label or not answer:
+            raise typer.BadParameter(
+                f"{value}: 「項目=回答」の形で指定してください（例: オ=ある）。",
+                param_hint="--answer",
+            )
+        answers[label] = answer
+    return answers
+
+
+@app.command("search")
+@reports_errors
+def search_command(
+    query: Annotated[
+        str,
+        typer.Argument(
+            help='検索語。空白なしの日本語でも可。OR・NOT・"語句"・オ:統合 のような項目指定も使える'
+        ),
+    ],
+    index: IndexDirOption = None,
+    field: Annotated[
+        str | None,
+        typer.Option(
+            "--field",
+            help="この項目だけを検索: ア|イ|ウ|エ|オ|カ|見直し|動向|活動|意図|事業名",
+        ),
+    ] = None,
+    year: Annotated[int | None, typer.Option("--year", help="年度で絞り込む（例: 2023）")] = None,
+    department: Annotated[
+        str | None, typer.Option("--department", help="主管課で絞り込む（例: 総合政策室）")
+    ] = None,
+    decision: Annotated[
+        str | None,
+        typer.Option("--decision", help="今後の方向性で絞り込む（例: 見直しのうえで継続）"),
+    ] = None,
+    measure: Annotated[
+        str | None, typer.Option("--measure", help="見直しの内容で絞り込む（例: 統合・振替）")
+    ] = None,
+    answer: Annotated[
+        list[str] | None,
+        typer.Option("--answer", help="ア〜カの回答で絞り込む（例: オ=ある）。複数指定可"),
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="表示する件数")] = 10,
+    output_format: Annotated[
+        SearchFormat, typer.Option("--format", help="出力形式: table（一覧表）/ json / csv")
+    ] = SearchFormat.table,
+) -> None:
+    """索引を検索し、該当箇所を項目名つきで表示する。"""
+    from evalsearch.search import search
+
+    result = search(
+        index,
+        query,
+        field=field,
+        year=year,
+        department=department,
+        decision=decision,
+        measure=measure,
+        answers=_parse_answers(answer),
+        limit=limit,
+    )
+    if output_format is SearchFormat.json:
+        typer.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
+    elif output_format is SearchFormat.csv:
+        typer.echo(_search_csv(result), nl=False)
+    else:
+        from evalsearch.display import search_table
+
+        stdout.print(search_table(result))
+
+
+def _search_csv(result: Any) -> str:
+    from evalsearch.display import search_csv
+
+    return search_csv(result)
+
+
+@app.command("show")
+@reports_errors
+def show_command(
+    project: Annotated[
+        str, typer.Argument(help="事業番号（例: 12276）または ID（例: 2023-12276）")
+    ],
+    year: Annotated[
+        int | None, typer.Option("--year", help="年度（既定: 索引にある最新の年度）")
+    ] = None,
+    index: IndexDirOption = None,
+) -> None:
+    """1件のシートを、すべての記述とともに表示する。"""
+    from evalsearch.display import sheet_view
+    from evalsearch.index import find_records
+
+    found = find_records(index, project, year)
+    sheet = found[0]
+    others = [record.fiscal_year for record in found[1:]] if year is None else []
+    stdout.print(sheet_view(sheet, others), highlight=False)
 
 
 def main() -> None:

@@ -1,0 +1,1 @@
+"""Benchmark corpus generator and harness (issue 5); see bench/README.md."""

@@ -1,0 +1,453 @@
+"""``evalsearch index``: parse dumps, analyse every passage once, write the index atomically.
+
+A run works on a staging copy beside the index directory and swaps it in with one rename at
+the end, so a failed or interrupted run leaves the previous index as it was, searchable.
+
+Steps: hash the given files and skip those unchanged since the last run (same path, same
+SHA-256); parse and analyse the others in worker processes (one Sudachi tokenizer each); add
+their sheets to the Whoosh index, replacing sheets with the same id; store every record and
+its terms (so the next incremental run re-parses and re-analyses nothing it skips); refit the
+similarity model over all records; write the manifest; swap.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import ctypes.util
+import gc
+import hashlib
+import multiprocessing
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from evalsearch.analysis import analyze
+from evalsearch.errors import DuplicateRecordError, EvalSearchError, ParseError
+from evalsearch.records import SheetRecord
+
+Progress = Callable[[int, int], None]
+"""progress(files_done, files_total), called after each file."""
+
+PackedRecord = dict[str, tuple[tuple[str, int, int, int, bool], ...]]
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    """What one ``build_index`` run did."""
+
+    index_dir: Path
+    files_added: int
+    files_replaced: int
+    files_skipped: int
+    sheets_indexed: int
+    sheets_removed: int
+    sheets_total: int
+    warnings: int
+    seconds: float
+
+    @property
+    def sheets_per_second(self) -> float:
+        return self.sheets_indexed / self.seconds if self.seconds > 0 else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "index_dir": str(self.index_dir),
+            "files_added": self.files_added,
+            "files_replaced": self.files_replaced,
+            "files_skipped": self.files_skipped,
+            "sheets_indexed": self.sheets_indexed,
+            "sheets_removed": self.sheets_removed,
+            "sheets_total": self.sheets_total,
+            "warnings": self.warnings,
+            "seconds": round(self.seconds, 3),
+            "sheets_per_second": round(self.sheets_per_second, 1),
+        }
+
+
+def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
+    """The files named and the dump files under the directories named (as the parser reads
+    them), resolved, sorted, each once."""
+    from evalsearch.parse import iter_dump_files
+
+    return [path.resolve() for path in iter_dump_files(paths)]
+
+
+def file_hash(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def analyze_record(record: SheetRecord) -> PackedRecord:
+    """Every passage of ``record`` analysed once, packed as plain tuples for pickling."""
+    return {
+        label: tuple((t.text, t.position, t.start, t.end, t.is_part) for t in analyze(text))
+        for label, text in record.passages().items()
+    }
+
+
+def _no_gc_pauses() -> None:
+    """Freeze what exists and raise the GC threshold: a build allocates millions of small
+    tuples that are never cyclic, and default GC passes over them made builds superlinear."""
+    gc.freeze()
+    gc.set_threshold(1_000_000, 50, 100)
+
+
+# --- worker processes ----------------------------------------------------------------
+# Each worker parses a file, analyses its sheets once and indexes them into its own Whoosh
+# segment (SegmentSink); the parent gets the records and packed terms back for the store and
+# the similarity model, and adds the segments to the index at the end.
+
+_worker: dict[str, Any] = {}
+
+
+def _init_worker(whoosh_parent: str, strict: bool, barrier: Any) -> None:
+    _no_gc_pauses()
+    _worker.clear()
+    _worker.update(directory=Path(whoosh_parent), strict=strict, barrier=barrier, sink=None)
+
+
+def _index_file(path: str) -> tuple[str, list[SheetRecord], list[PackedRecord]]:
+    from evalsearch.index import SegmentSink
+    from evalsearch.parse import parse_paths
+
+    records = list(parse_paths([path], strict=_worker["strict"]))
+    packed = [analyze_record(record) for record in records]
+    if records and _worker["sink"] is None:
+        _worker["sink"] = SegmentSink(_worker["directory"])
+    for record, terms in zip(records, packed, strict=True):
+        _worker["sink"].add(record, terms)
+    return path, records, packed
+
+
+def _finish_worker(_: int) -> Any:
+    # The barrier holds every worker until each has taken one finish task: each worker then
+    # finishes its own segment exactly once.
+    if _worker["barrier"] is not None:
+        _worker["barrier"].wait(timeout=600)
+    sink = _worker["sink"]
+    _worker["sink"] = None
+    return sink.finish() if sink is not None else None
+
+
+class _Workers:
+    """Runs ``_index_file`` over files in a process pool (or in-process for one worker)."""
+
+    def __init__(self, directory: Path, strict: bool, processes: int) -> None:
+        self.processes = processes
+        if processes <= 1:
+            _init_worker(str(directory), strict, None)
+            self.pool = None
+        else:
+            # fork: workers start in milliseconds and build their own Sudachi tokenizer.
+            context = multiprocessing.get_context("fork")
+            barrier = context.Barrier(processes)
+            self.pool = context.Pool(
+                processes, initializer=_init_worker, initargs=(str(directory), strict, barrier)
+            )
+
+    def run(
+        self, paths: Sequence[str]
+    ) -> Iterator[tuple[str, list[SheetRecord], list[PackedRecord]]]:
+        if self.pool is None:
+            yield from map(_index_file, paths)
+        else:
+            yield from self.pool.imap(_index_file, paths)
+
+    def finish(self) -> list[Any]:
+        if self.pool is None:
+            return [_finish_worker(0)]
+        return self.pool.map(_finish_worker, range(self.processes), chunksize=1)
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.terminate()
+            self.pool.join()
+        else:
+            sink = _worker.get("sink")
+            if sink is not None:
+                sink.cancel()
+            _worker.clear()
+
+
+def build_index(
+    paths: Iterable[str | Path],
+    index_dir: str | Path | None = None,
+    *,
+    rebuild: bool = False,
+    strict: bool = False,
+    progress: Progress | None = None,
+    processes: int | None = None,
+) -> BuildReport:
+    """Add or replace the sheets of ``paths`` in the index at ``index_dir``.
+
+    ``rebuild`` starts from an empty index. Raises ParseError (and its subclasses) for an
+    unreadable dump and IndexVersionError/IndexCorruptError for an index that cannot be
+    updated; the previous index is untouched in every failure.
+    """
+    from evalsearch import index as eindex
+
+    started = time.perf_counter()
+    directory = Path(index_dir) if index_dir is not None else eindex.default_index_dir()
+    files = expand_paths(paths)
+    if not files:
+        raise ParseError("索引に入れるファイルがありません（ディレクトリ内の *.txt を読みます）。")
+    processes = processes or os.cpu_count() or 1
+
+    previous: dict[str, Any] | None = None
+    if _has_index_content(directory):
+        if rebuild:
+            _check_replaceable(directory)
+        else:
+            previous = eindex.read_manifest(directory)
+    old_files: dict[str, dict[str, Any]] = dict(previous["files"]) if previous else {}
+
+    hashes = {str(path): file_hash(path) for path in files}
+    changed = [key for key in hashes if old_files.get(key, {}).get("sha256") != hashes[key]]
+    skipped = len(hashes) - len(changed)
+    if previous is not None and not changed:
+        if progress:
+            progress(len(files), len(files))
+        return BuildReport(
+            directory,
+            0,
+            0,
+            skipped,
+            0,
+            0,
+            int(previous.get("records", 0)),
+            0,
+            time.perf_counter() - started,
+        )
+
+    _remove_stale_staging(directory)
+    staging = directory.parent / f".{directory.name}.staging-{os.getpid()}"
+    if staging.exists():
+        shutil.rmtree(staging)
+    staging.mkdir(parents=True)
+    thresholds = gc.get_threshold()
+    _no_gc_pauses()
+    try:
+        report = _build_in(
+            staging,
+            directory,
+            previous,
+            old_files,
+            hashes,
+            changed,
+            skipped,
+            strict,
+            progress,
+            processes,
+            started,
+        )
+        _keep_dotfiles(directory, staging)
+        _swap(staging, directory)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    finally:
+        gc.set_threshold(*thresholds)
+        gc.unfreeze()
+    return report
+
+
+def _build_in(
+    staging: Path,
+    directory: Path,
+    previous: Mapping[str, Any] | None,
+    old_files: dict[str, dict[str, Any]],
+    hashes: Mapping[str, str],
+    changed: Sequence[str],
+    skipped: int,
+    strict: bool,
+    progress: Progress | None,
+    processes: int,
+    started: float,
+) -> BuildReport:
+    from evalsearch import index as eindex
+
+    if previous is not None:
+        eindex.copy_whoosh(directory, staging)
+        records: dict[str, SheetRecord] = {r.id: r for r in eindex.iter_records(directory)}
+        packed: dict[str, PackedRecord] = eindex.read_packed_terms(directory)
+    else:
+        eindex.create_whoosh(staging).close()
+        records, packed = {}, {}
+
+    files = dict(old_files)
+    owner = {rid: key for key, entry in files.items() for rid in entry["ids"]}
+    in_old_index = set(records)
+    added = replaced = indexed = warnings = 0
+    removed: set[str] = set()
+    seen_this_run: dict[str, str] = {}
+    processes = max(1, min(processes, len(changed)))
+    workers = _Workers(staging, strict, processes)
+    try:
+        if progress:
+            progress(0, len(changed))
+        for done, (key, new_records, new_packed) in enumerate(workers.run(changed), start=1):
+            if key in files:
+                replaced += 1
+                stale = set(files[key]["ids"])
+            else:
+                added += 1
+                stale = set()
+            new_ids = []
+            for record, terms in zip(new_records, new_packed, strict=True):
+                rid = record.id
+                if rid in seen_this_run:
+                    raise DuplicateRecordError(
+                        f"ID {rid}（年度-事業番号）のシートが {seen_this_run[rid]} にもあります。"
+                        "どちらか一方だけを索引に入れてください。",
+                        file=key,
+                    )
+                seen_this_run[rid] = key
+                other = owner.get(rid)
+                if other is not None and other != key:
+                    files[other]["ids"] = [i for i in files[other]["ids"] if i != rid]
+                records[rid] = record
+                packed[rid] = terms
+                owner[rid] = key
+                new_ids.append(rid)
+                warnings += len(record.warnings)
+                indexed += 1
+            for rid in stale - set(new_ids):
+                if owner.get(rid) == key:
+                    records.pop(rid, None)
+                    packed.pop(rid, None)
+                    owner.pop(rid, None)
+                    removed.add(rid)
+            files[key] = {"sha256": hashes[key], "ids": new_ids}
+            if progress:
+                progress(done, len(changed))
+        segments = workers.finish()
+    finally:
+        workers.close()
+    # Old copies of re-indexed sheets and sheets gone from their file leave the old segments.
+    eindex.commit_segments(staging, sorted(in_old_index & (set(seen_this_run) | removed)), segments)
+
+    ordered = list(records.values())
+    ordered_packed = [packed[record.id] for record in ordered]
+    eindex.write_store(staging, ordered, ordered_packed)
+    _fit_similarity(staging, ordered, ordered_packed)
+    eindex.write_manifest(staging, eindex.new_manifest(files, len(ordered)))
+    return BuildReport(
+        directory,
+        added,
+        replaced,
+        skipped,
+        indexed,
+        len(removed),
+        len(ordered),
+        warnings,
+        time.perf_counter() - started,
+    )
+
+
+def _fit_similarity(
+    directory: Path, records: Sequence[SheetRecord], packed: Sequence[PackedRecord]
+) -> None:
+    from evalsearch.index import unpack_terms
+    from evalsearch.similarity import SimilarityModel
+
+    analyzed = [unpack_terms(terms) for terms in packed]
+    SimilarityModel.fit(records, analyzed).save(directory)
+
+
+# --- directories -------------------------------------------------------------------------
+
+
+def _has_index_content(directory: Path) -> bool:
+    """Whether ``directory`` holds anything but dotfiles (the repository's index/.gitkeep)."""
+    return directory.is_dir() and any(not p.name.startswith(".") for p in directory.iterdir())
+
+
+def _keep_dotfiles(directory: Path, staging: Path) -> None:
+    """Carry dotfiles that are not ours (index/.gitkeep) into the new index directory."""
+    if not directory.is_dir():
+        return
+    for path in directory.iterdir():
+        if path.name.startswith(".") and path.is_file() and not (staging / path.name).exists():
+            shutil.copy2(path, staging / path.name)
+
+
+def _check_replaceable(directory: Path) -> None:
+    """Refuse to replace a directory that is not an evalsearch index (--rebuild deletes it)."""
+    from evalsearch.index import MANIFEST, WHOOSH_DIR
+
+    if not directory.is_dir() or not (
+        (directory / MANIFEST).exists() or (directory / WHOOSH_DIR).is_dir()
+    ):
+        raise EvalSearchError(
+            f"{directory} は evalsearch の索引ではないため置き換えません。"
+            "空のディレクトリか新しいパスを --index に指定してください。"
+        )
+
+
+def _remove_stale_staging(directory: Path) -> None:
+    """Staging copies left by runs that were killed (their process no longer exists)."""
+    if not directory.parent.exists():
+        return
+    for stale in directory.parent.glob(f".{directory.name}.staging-*"):
+        pid = stale.name.rsplit("-", 1)[-1]
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            shutil.rmtree(stale, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two directories in one atomic step (Linux renameat2); False if unsupported."""
+    libc_name = ctypes.util.find_library("c")
+    if not libc_name:
+        return False
+    try:
+        libc = ctypes.CDLL(libc_name, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    result = renameat2(
+        _AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), ctypes.c_uint(_RENAME_EXCHANGE)
+    )
+    return result == 0
+
+
+def _swap(staging: Path, directory: Path) -> None:
+    """Make ``staging`` the index at ``directory``; the old index is removed afterwards."""
+    if not directory.exists():
+        directory.parent.mkdir(parents=True, exist_ok=True)
+        os.rename(staging, directory)
+        return
+    if _exchange(staging, directory):
+        shutil.rmtree(staging, ignore_errors=True)
+        return
+    # No atomic exchange: two renames, with the old index kept until the new one is in place.
+    backup = directory.parent / f".{directory.name}.old-{os.getpid()}"
+    os.rename(directory, backup)
+    try:
+        os.rename(staging, directory)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.rename(backup, directory)
+        raise
+    shutil.rmtree(backup, ignore_errors=True)

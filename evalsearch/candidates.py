@@ -1,0 +1,431 @@
+"""統合・振替 candidates: pairs of sheets a reviewer should look at, with the evidence.
+
+Pairs come from two sources: each sheet's ``top_k`` nearest sheets of the same fiscal year
+(cosine of the TF-IDF vectors, computed in row chunks of a sparse product so memory grows with
+``chunk × N``, never ``N × N``), and every cross-reference (one sheet naming the other),
+however dissimilar the texts. Each pair is then scored by ``candidate_score``.
+
+Score (0–1, the weights sum to 1)::
+
+    score = 0.60 × similarity              cosine of the two sheets' TF-IDF vectors
+          + 0.15 × cross_reference         strength of one sheet naming the other (below)
+          + 0.10 × merge_plan              share of the two whose 方向性 has 統合・振替 (0, ½, 1)
+          + 0.05 × integration_answer      share of the two answering オ = ある/一部ある
+          + 0.05 × policy_area             1 when both sit in the same 施策区分
+          + 0.05 × contradiction           1 when they say something against each other
+
+cross_reference is 1 when a sheet names the other in a sentence about merging (統合, 一元化 …),
+0.6 as a 連携 partner, 0.4 for a bare mention, each discounted by sqrt(3 / n) when n sheets
+name the same target (``crossref.HUB_SOURCES``): the 観光協会 named by fifty sheets is no merge
+proposal fifty times over.
+
+Similarity carries most weight because overlap of content is what a merge is about; the other
+terms are what the sheets themselves say about merging, and they lift a pair a reviewer must
+see even when the texts share few words (12276 names 12770's organisation in its ウ but the
+texts share only 交流/連携/地域). Cosines of genuinely overlapping sheets lie around 0.2–0.5,
+so a pair of sheets with nothing else in common needs a cosine of 0.25 to reach the default
+``min_score`` of 0.15.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from evalsearch.crossref import RELATION_LABELS, CrossReference, SheetInfo
+from evalsearch.similarity import PassagePair, SharedTerm, SimilarityModel, as_model
+
+SCORE_WEIGHTS: Mapping[str, float] = {
+    "similarity": 0.60,
+    "cross_reference": 0.15,
+    "merge_plan": 0.10,
+    "integration_answer": 0.05,
+    "policy_area": 0.05,
+    "contradiction": 0.05,
+}
+"""Weights of ``candidate_score`` (see the module docstring)."""
+
+DEFAULT_MIN_SCORE = 0.15
+DEFAULT_TOP_K = 10
+MIN_SIMILARITY = 0.05
+"""Nearest neighbours below this cosine share only stray words and are not paired."""
+
+MAX_BLOCK_CELLS = 4_000_000
+"""Cells of one dense block of the chunked product (rows × sheets): ~16 MB of float32."""
+
+MAX_CHUNK_ROWS = 1000
+MAX_CLUSTER_SIZE = 12
+"""A connected group larger than this is split at its weaker links: a chain of 40 sheets
+linked pairwise is no merge proposal."""
+
+
+@dataclass(frozen=True)
+class Reason:
+    """One reason a pair is listed, as a kind (for programs) and a Japanese sentence."""
+
+    kind: str
+    text: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"kind": self.kind, "text": self.text}
+
+
+@dataclass(frozen=True)
+class CandidatePair:
+    """Two sheets to review together; ``a`` is the one that names or plans to merge, if any."""
+
+    a: SheetInfo
+    b: SheetInfo
+    score: float
+    similarity: float
+    components: Mapping[str, float]
+    reasons: tuple[Reason, ...]
+    shared_terms: tuple[SharedTerm, ...] = ()
+    passage_pairs: tuple[PassagePair, ...] = ()
+    cross_references: tuple[CrossReference, ...] = ()
+    contradictions: tuple[str, ...] = ()
+
+    @property
+    def ids(self) -> tuple[str, str]:
+        return self.a.id, self.b.id
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "a": self.a.id,
+            "b": self.b.id,
+            "a_project": {
+                "project_no": self.a.project_no,
+                "project_name": self.a.project_name,
+                "department": self.a.department,
+            },
+            "b_project": {
+                "project_no": self.b.project_no,
+                "project_name": self.b.project_name,
+                "department": self.b.department,
+            },
+            "score": round(self.score, 4),
+            "similarity": round(self.similarity, 4),
+            "components": {key: round(value, 4) for key, value in self.components.items()},
+            "reasons": [reason.to_dict() for reason in self.reasons],
+            "shared_terms": [term.to_dict() for term in self.shared_terms],
+            "passage_pairs": [pair.to_dict() for pair in self.passage_pairs],
+            "cross_references": [ref.to_dict() for ref in self.cross_references],
+            "contradictions": list(self.contradictions),
+        }
+
+
+@dataclass(frozen=True)
+class CandidateResult:
+    """The answer of ``find_candidates``: pairs best first and clusters of >2 sheets."""
+
+    pairs: tuple[CandidatePair, ...]
+    clusters: tuple[tuple[str, ...], ...]
+    year: int | None
+    min_score: float
+    sheets: Mapping[str, SheetInfo] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "year": self.year,
+            "min_score": self.min_score,
+            "score_weights": dict(SCORE_WEIGHTS),
+            "pairs": [pair.to_dict() for pair in self.pairs],
+            "clusters": [list(cluster) for cluster in self.clusters],
+        }
+
+    def iter_json(self) -> Iterator[str]:
+        """``to_dict()`` as JSON text in pieces, one pair per line: at 10,000 sheets a
+        result holds tens of thousands of pairs, and one ``json.dumps`` of it all would
+        hold the whole document (and an indented copy) in memory at once."""
+        import json
+
+        def dump(value: Any) -> str:
+            return json.dumps(value, ensure_ascii=False)
+
+        yield "{\n"
+        yield f'  "year": {dump(self.year)},\n'
+        yield f'  "min_score": {dump(self.min_score)},\n'
+        yield f'  "score_weights": {dump(dict(SCORE_WEIGHTS))},\n'
+        yield '  "pairs": ['
+        for number, pair in enumerate(self.pairs):
+            yield ("," if number else "") + "\n    " + dump(pair.to_dict())
+        yield ("\n  " if self.pairs else "") + "],\n"
+        yield f'  "clusters": {dump([list(cluster) for cluster in self.clusters])}\n'
+        yield "}\n"
+
+    def to_csv(self) -> str:
+        """One row per pair (``CSV_HEADER``); list cells are joined with ／."""
+        import csv
+        import io
+
+        cluster_of = {
+            sheet: number for number, cluster in enumerate(self.clusters, 1) for sheet in cluster
+        }
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(CSV_HEADER)
+        for rank, pair in enumerate(self.pairs, 1):
+            writer.writerow(
+                [
+                    rank,
+                    f"{pair.score:.4f}",
+                    f"{pair.similarity:.4f}",
+                    pair.a.id,
+                    pair.a.project_no,
+                    pair.a.project_name,
+                    pair.a.department,
+                    pair.b.id,
+                    pair.b.project_no,
+                    pair.b.project_name,
+                    pair.b.department,
+                    "／".join(term.term for term in pair.shared_terms),
+                    "／".join(reason.text for reason in pair.reasons),
+                    cluster_of.get(pair.a.id, ""),
+                ]
+            )
+        return buffer.getvalue()
+
+
+def candidate_score(components: Mapping[str, float]) -> float:
+    """The weighted sum of the components (each 0–1) with ``SCORE_WEIGHTS``."""
+    return sum(SCORE_WEIGHTS[key] * float(components.get(key, 0.0)) for key in SCORE_WEIGHTS)
+
+
+def find_candidates(
+    source: SimilarityModel | Path | str,
+    *,
+    year: int | None = None,
+    min_score: float = DEFAULT_MIN_SCORE,
+    top_k: int = DEFAULT_TOP_K,
+    limit: int | None = None,
+    details: bool = True,
+) -> CandidateResult:
+    """Pairs worth a 統合・振替 review, best first; ``year`` keeps one fiscal year.
+
+    Pairs never cross fiscal years (a project's sheets of two years are not a merge), nor join
+    a project's own sheets. ``details=False`` skips the per-pair evidence (shared terms and
+    passage pairs) for callers that only rank.
+    """
+    model = as_model(source)
+    rows = np.arange(len(model.sheets_))
+    if year is not None:
+        rows = rows[model.fiscal_years_ == year]
+    similarities = nearest_pairs(model, rows, top_k=top_k, min_similarity=MIN_SIMILARITY)
+    for reference in model.cross_references_:
+        a, b = model.row_of(reference.source), model.row_of(reference.target)
+        if year is not None and model.sheets_[a].fiscal_year != year:
+            continue
+        key = (min(a, b), max(a, b))
+        if key not in similarities:
+            similarities[key] = model.similarity(a, b)
+
+    pairs: list[CandidatePair] = []
+    for (a, b), similarity in similarities.items():
+        pair = score_pair(model, a, b, similarity, details=details)
+        if pair.score >= min_score:
+            pairs.append(pair)
+    pairs.sort(key=lambda pair: (-pair.score, pair.a.id, pair.b.id))
+    if limit is not None:
+        pairs = pairs[:limit]
+    clusters = _clusters([(pair.a.id, pair.b.id, pair.score) for pair in pairs])
+    sheets = {sheet.id: sheet for pair in pairs for sheet in (pair.a, pair.b)}
+    return CandidateResult(
+        pairs=tuple(pairs), clusters=clusters, year=year, min_score=min_score, sheets=sheets
+    )
+
+
+def nearest_pairs(
+    model: SimilarityModel,
+    rows: np.ndarray,
+    *,
+    top_k: int = DEFAULT_TOP_K,
+    min_similarity: float = MIN_SIMILARITY,
+) -> dict[tuple[int, int], float]:
+    """{(row a, row b): cosine} for each sheet's ``top_k`` neighbours in its own year.
+
+    The product ``X[chunk] @ X.T`` is taken a block of rows at a time and turned dense only
+    for that block, so memory is bounded by ``MAX_BLOCK_CELLS``, not by the number of pairs.
+    """
+    found: dict[tuple[int, int], float] = {}
+    m = len(rows)
+    if m < 2 or top_k < 1:
+        return found
+    vectors = model.vectors_[rows]
+    transposed = vectors.T.tocsr()
+    years = model.fiscal_years_[rows]
+    projects = model.project_codes_[rows]
+    chunk = max(1, min(MAX_CHUNK_ROWS, MAX_BLOCK_CELLS // m))
+    k = min(top_k, m - 1)
+    for start in range(0, m, chunk):
+        stop = min(m, start + chunk)
+        block = (vectors[start:stop] @ transposed).toarray()
+        # Same project (the sheet itself included) and other years are never candidates.
+        block[projects[start:stop, None] == projects[None, :]] = 0.0
+        block[years[start:stop, None] != years[None, :]] = 0.0
+        best = np.argpartition(-block, k - 1, axis=1)[:, :k]
+        values = np.take_along_axis(block, best, axis=1)
+        local_rows, slots = np.nonzero(values >= min_similarity)
+        for local, slot in zip(local_rows.tolist(), slots.tolist(), strict=True):
+            a = int(rows[start + local])
+            b = int(rows[best[local, slot]])
+            found[(min(a, b), max(a, b))] = float(values[local, slot])
+    return found
+
+
+def score_pair(
+    model: SimilarityModel,
+    a: int,
+    b: int,
+    similarity: float | None = None,
+    *,
+    details: bool = True,
+    keep_order: bool = False,
+) -> CandidatePair:
+    """Score rows ``a`` and ``b`` of ``model`` as a candidate pair, with its reasons."""
+    if similarity is None:
+        similarity = model.similarity(a, b)
+    sheet_a, sheet_b = model.sheets_[a], model.sheets_[b]
+    references = model.cross_references(a, b)
+    contradictions = model.contradictions(a, b, similarity)
+    # Put first the sheet that names the other, else the one planning the merge.
+    sources = {reference.source for reference in references}
+    if not keep_order and (
+        (sheet_b.id in sources and sheet_a.id not in sources)
+        or (not sources and sheet_b.plans_merge and not sheet_a.plans_merge)
+    ):
+        a, b, sheet_a, sheet_b = b, a, sheet_b, sheet_a
+    both = (sheet_a, sheet_b)
+    components = {
+        "similarity": max(0.0, similarity),
+        "cross_reference": model.reference_strength(a, b),
+        "merge_plan": sum(sheet.plans_merge for sheet in both) / 2,
+        "integration_answer": sum(sheet.integration_stance == "positive" for sheet in both) / 2,
+        "policy_area": 1.0
+        if sheet_a.policy_area and sheet_a.policy_area == sheet_b.policy_area
+        else 0.0,
+        "contradiction": 1.0 if contradictions else 0.0,
+    }
+    shared = model.shared_terms(a, b) if details else ()
+    passage_pairs = model.passage_pairs(a, b) if details else ()
+    return CandidatePair(
+        a=sheet_a,
+        b=sheet_b,
+        score=candidate_score(components),
+        similarity=similarity,
+        components=components,
+        reasons=_reasons(sheet_a, sheet_b, similarity, shared, references, contradictions),
+        shared_terms=shared,
+        passage_pairs=passage_pairs,
+        cross_references=references,
+        contradictions=contradictions,
+    )
+
+
+def _reasons(
+    a: SheetInfo,
+    b: SheetInfo,
+    similarity: float,
+    shared: Sequence[SharedTerm],
+    references: Sequence[CrossReference],
+    contradictions: Sequence[str],
+) -> tuple[Reason, ...]:
+    reasons: list[Reason] = []
+    for reference in references:
+        source, target = (a, b) if reference.source == a.id else (b, a)
+        context = RELATION_LABELS[reference.relation]
+        reasons.append(
+            Reason(
+                "cross_reference",
+                f"{source.project_no} の【{reference.passage}】が「{reference.name}」"
+                f"（{target.project_no} {target.project_name}）に言及{context}",
+            )
+        )
+    reasons.extend(Reason("contradiction", text) for text in contradictions)
+    terms = "、".join(term.term for term in shared[:5])
+    reasons.append(
+        Reason("similarity", f"類似度 {similarity:.2f}" + (f"（共通語: {terms}）" if terms else ""))
+    )
+    for sheet in (a, b):
+        if sheet.plans_merge:
+            reasons.append(Reason("merge_plan", f"{sheet.project_no} の方向性に「統合・振替」"))
+    for sheet in (a, b):
+        if sheet.integration_stance == "positive":
+            reasons.append(
+                Reason(
+                    "integration_answer",
+                    f"{sheet.project_no} はオ（統合の可能性）に「{sheet.integration_label}」と回答",
+                )
+            )
+    if a.policy_area and a.policy_area == b.policy_area:
+        reasons.append(Reason("policy_area", f"同じ施策区分「{a.policy_area}」"))
+    if a.department != b.department:
+        reasons.append(Reason("departments", f"主管課が異なる（{a.department} / {b.department}）"))
+    return tuple(reasons)
+
+
+def _clusters(edges: Sequence[tuple[str, str, float]]) -> tuple[tuple[str, ...], ...]:
+    """Connected groups of more than two sheets, largest first; oversized groups are split
+    by dropping their links below the group's median score until each fits."""
+    out: list[tuple[str, ...]] = []
+    pending = [list(edges)]
+    while pending:
+        group_edges = pending.pop()
+        for component, component_edges in _components(group_edges):
+            if len(component) <= 2:
+                continue
+            if len(component) <= MAX_CLUSTER_SIZE:
+                out.append(tuple(sorted(component)))
+                continue
+            median = float(np.median([score for _, _, score in component_edges]))
+            stronger = [edge for edge in component_edges if edge[2] > median]
+            if stronger and len(stronger) < len(component_edges):
+                pending.append(stronger)
+            else:
+                out.append(tuple(sorted(component)))
+    return tuple(sorted(out, key=lambda group: (-len(group), group)))
+
+
+def _components(
+    edges: Sequence[tuple[str, str, float]],
+) -> list[tuple[set[str], list[tuple[str, str, float]]]]:
+    parent: dict[str, str] = {}
+
+    def find(node: str) -> str:
+        parent.setdefault(node, node)
+        while parent[node] != node:
+            parent[node] = parent[parent[node]]
+            node = parent[node]
+        return node
+
+    for a, b, _ in edges:
+        parent[find(a)] = find(b)
+    members: dict[str, set[str]] = defaultdict(set)
+    links: dict[str, list[tuple[str, str, float]]] = defaultdict(list)
+    for a, b, score in edges:
+        root = find(a)
+        members[root].update((a, b))
+        links[root].append((a, b, score))
+    return [(members[root], links[root]) for root in members]
+
+
+CSV_HEADER: tuple[str, ...] = (
+    "rank",
+    "score",
+    "similarity",
+    "a",
+    "a_project_no",
+    "a_project_name",
+    "a_department",
+    "b",
+    "b_project_no",
+    "b_project_name",
+    "b_department",
+    "shared_terms",
+    "reasons",
+    "cluster",
+)

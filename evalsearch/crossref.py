@@ -1,0 +1,462 @@
+"""Cross-references between sheets and the オ (統合の可能性) stance of each sheet.
+
+A cross-reference is a sheet whose text names another sheet's project or the organisation
+behind it: 12276's ウ reason names 「根室ベトナム交流協会」, the core of 12770's project name
+根室ベトナム交流協会補助事業. Names are matched as plain substrings, because Sudachi splits
+organisation names into several tokens and the quoted form 「…」 is what sheets use.
+
+Only names that identify one project count: a project name stripped of its generic suffixes
+(補助事業, 支援事業 …) becomes its *core*; a core is used on its own when it names an
+organisation (…協会, …協議会, …実行委員会) or is long enough (``MIN_CORE_LENGTH``) not to be an
+everyday phrase such as 輸出促進. Everything here works on records and strings; no Sudachi.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from evalsearch.records import PASSAGE_LABELS, SheetRecord
+
+NAME_SUFFIXES: tuple[str, ...] = (
+    "補助事業",
+    "支援事業",
+    "推進事業",
+    "助成事業",
+    "促進事業",
+    "負担金",
+    "補助金",
+    "交付金",
+    "運営費",
+    "事業費",
+    "事業",
+    "補助",
+    "支援",
+    "経費",
+)
+"""Generic endings stripped (repeatedly, longest first) from a project name to get its core."""
+
+ORGANISATION_SUFFIXES: tuple[str, ...] = (
+    "協会",
+    "協議会",
+    "委員会",
+    "連合会",
+    "振興会",
+    "組合",
+    "公社",
+    "財団",
+    "法人",
+    "会議所",
+    "センター",
+    "クラブ",
+    "連盟",
+    "商社",
+    "会",
+)
+"""A core ending like this names an organisation: matched even when short (観光協会, 医師会);
+any …会 counts (医師会, 商工会, 愛護会): an event name such as 体育大会 is a fine reference too."""
+
+MIN_NAME_LENGTH = 5
+"""A full project name shorter than this (e.g. 広報事業) is too generic to be a reference."""
+
+MIN_ORGANISATION_LENGTH = 3
+MIN_CORE_LENGTH = 7
+"""A core that names no organisation must be this long: 輸出促進 (4) is a topic, not a name."""
+
+MAX_TARGETS_PER_NAME = 3
+"""Without a similarity to choose by, a name shared by more projects than this is ambiguous."""
+
+INTEGRATION_WORDS: tuple[str, ...] = (
+    "統合",
+    "統廃合",
+    "一元化",
+    "集約",
+    "振替",
+    "一体化",
+    "移管",
+    "再編",
+    "事業連携",
+)
+"""Words that, in the sentence naming another sheet, make the mention a merge proposal."""
+
+PARTNER_WORDS: tuple[str, ...] = ("連携", "協働", "共同", "一体")
+"""Words that make it a cooperation partner: 「観光協会と連携して…を実施」 is everyday work,
+a merge only when the naming sheet itself plans 統合・振替."""
+
+Relation = Literal["integration", "partner", "mention"]
+
+RELATION_STRENGTH: Mapping[str, float] = {"integration": 1.0, "partner": 0.6, "mention": 0.4}
+"""How much a reference says about merging, before the hub discount (see ``strength``)."""
+
+HUB_SOURCES = 3
+"""A sheet named by more sheets than this is a hub (観光協会, 町内会連合会): each mention of it
+counts ``sqrt(HUB_SOURCES / sources)``, so fifty sheets naming the 観光協会 do not become
+fifty merge candidates."""
+
+RELATION_LABELS: Mapping[str, str] = {
+    "integration": "（統合の文脈）",
+    "partner": "（連携の文脈）",
+    "mention": "",
+}
+
+MERGE_MEASURE = "統合・振替"
+"""The 方向性 measure that plans a merge (direction.measures)."""
+
+POSITIVE_ANSWERS = frozenset({"ある", "一部ある", "可能", "一部可能"})
+NEGATIVE_ANSWERS = frozenset({"ない", "不可能"})
+
+# When the parser cannot pin the ticked box (answer None), the reason usually says it anyway:
+# 「他に類似する事業もないことから、現段階では統合の可能性はない」.
+_NEGATIVE_REASON = re.compile(
+    r"(類似(する|した)?(事業|事務事業)は?も?(ない|無い|なく|見当たらない|存在しない)"
+    r"|統合の?(可能性|余地)は?(ない|無い|なく)"
+    r"|統合(は|することは)?(できない|困難|不可能|考えていない))"
+)
+_POSITIVE_REASON = re.compile(
+    r"(統合(すること|を)?も?(検討|可能)|統合(が|を)?(図|進め)|統合の?(可能性|余地)が?ある)"
+)
+
+Stance = Literal["positive", "negative"]
+
+
+def integration_stance(answer: str | None, reason: str) -> Stance | None:
+    """Whether a sheet's オ says it could be merged ("positive"), could not, or is unknown."""
+    if answer in NEGATIVE_ANSWERS:
+        return "negative"
+    if answer in POSITIVE_ANSWERS:
+        return "positive"
+    if _NEGATIVE_REASON.search(reason):
+        return "negative"
+    if _POSITIVE_REASON.search(reason):
+        return "positive"
+    return None
+
+
+def record_stance(record: SheetRecord) -> Stance | None:
+    assessment = record.assessments.get("オ")
+    if assessment is None:
+        return None
+    return integration_stance(assessment.answer, assessment.reason)
+
+
+def core_name(project_name: str) -> str:
+    """The name without generic endings (根室ベトナム交流協会補助事業 → 根室ベトナム交流協会)."""
+    name = project_name.strip()
+    changed = True
+    while changed:
+        changed = False
+        for suffix in NAME_SUFFIXES:
+            if name.endswith(suffix) and len(name) > len(suffix):
+                name = name[: -len(suffix)]
+                changed = True
+                break
+    return name
+
+
+def names_of(project_name: str) -> list[tuple[str, str]]:
+    """The (name, kind) strings by which other sheets could refer to this project."""
+    out: list[tuple[str, str]] = []
+    full = project_name.strip()
+    if len(full) >= MIN_NAME_LENGTH:
+        out.append((full, "project_name"))
+    core = core_name(full)
+    if core != full:
+        if core.endswith(ORGANISATION_SUFFIXES) and len(core) >= MIN_ORGANISATION_LENGTH:
+            out.append((core, "organisation"))
+        elif len(core) >= MIN_CORE_LENGTH:
+            out.append((core, "core_name"))
+    return out
+
+
+@dataclass(frozen=True)
+class CrossReference:
+    """Sheet ``source`` names sheet ``target`` (by ``name``) in its passage ``passage``."""
+
+    source: str
+    target: str
+    passage: str
+    name: str
+    kind: str
+    quoted: bool
+    relation: Relation
+    context: str
+
+    @property
+    def partner(self) -> bool:
+        """Named as a merge or cooperation partner, not only mentioned."""
+        return self.relation != "mention"
+
+    def strength(self, sources: int = 1) -> float:
+        """0–1: the relation's strength, discounted when the target is named by many sheets."""
+        hub = min(1.0, (HUB_SOURCES / max(1, sources)) ** 0.5)
+        return RELATION_STRENGTH[self.relation] * hub
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "target": self.target,
+            "passage": self.passage,
+            "name": self.name,
+            "kind": self.kind,
+            "quoted": self.quoted,
+            "relation": self.relation,
+            "context": self.context,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CrossReference:
+        return cls(**{key: data[key] for key in cls.__dataclass_fields__})
+
+
+_SENTENCE_END = "。\n"
+
+
+def _sentence_around(text: str, start: int, end: int, width: int = 100) -> str:
+    """The sentence holding text[start:end], cut to ``width`` characters either side."""
+    left = max((text.rfind(mark, 0, start) for mark in _SENTENCE_END), default=-1) + 1
+    right_candidates = [i for i in (text.find(mark, end) for mark in _SENTENCE_END) if i >= 0]
+    right = min(right_candidates) + 1 if right_candidates else len(text)
+    left = max(left, start - width)
+    right = min(right, end + width)
+    return text[left:right].strip()
+
+
+def find_cross_references(
+    records: Sequence[SheetRecord],
+    *,
+    similarity: Callable[[int, int], float] | None = None,
+) -> list[CrossReference]:
+    """Every (source, target) pair where one sheet's passages name another project, same year.
+
+    Scans each passage once with a two-character bucket index over the names, so the cost
+    grows with the total text length, not with (sheets × names). When a name belongs to
+    several projects of the year, ``similarity(source row, target row)`` picks the one the
+    naming sheet is closest to; without it a name shared by more than
+    ``MAX_TARGETS_PER_NAME`` projects is ignored as ambiguous.
+    """
+    targets: dict[str, list[int]] = defaultdict(list)
+    kinds: dict[str, str] = {}
+    for index, record in enumerate(records):
+        for name, kind in names_of(record.project_name):
+            targets[name].append(index)
+            # A string that is one project's full name and another's core keeps the stronger kind.
+            kinds[name] = "project_name" if kinds.get(name) == "project_name" else kind
+    buckets: dict[str, list[str]] = defaultdict(list)
+    for name in targets:
+        buckets[name[:2]].append(name)
+    for names in buckets.values():
+        names.sort(key=len, reverse=True)
+
+    labels = [label for label in PASSAGE_LABELS if label != "事業名"]
+    found: dict[tuple[str, str], CrossReference] = {}
+    for source_index, record in enumerate(records):
+        passages = record.passages()
+        for label in labels:
+            text = passages.get(label) or ""
+            for start, name in _scan(text, buckets):
+                chosen = _pick_targets(records, targets[name], source_index, similarity)
+                for target_index in chosen:
+                    target = records[target_index]
+                    key = (record.id, target.id)
+                    end = start + len(name)
+                    quoted = text[start - 1 : start] == "「" and text[end : end + 1] == "」"
+                    context = _sentence_around(text, start, end)
+                    reference = CrossReference(
+                        source=record.id,
+                        target=target.id,
+                        passage=label,
+                        name=name,
+                        kind=kinds[name],
+                        quoted=quoted,
+                        relation=_relation(context),
+                        context=context,
+                    )
+                    # Keep one reference per pair: the strongest relation, else the first.
+                    previous = found.get(key)
+                    if previous is None or (
+                        RELATION_STRENGTH[reference.relation] > RELATION_STRENGTH[previous.relation]
+                    ):
+                        found[key] = reference
+    return sorted(found.values(), key=lambda ref: (ref.source, ref.target))
+
+
+def _relation(context: str) -> Relation:
+    if any(word in context for word in INTEGRATION_WORDS):
+        return "integration"
+    if any(word in context for word in PARTNER_WORDS):
+        return "partner"
+    return "mention"
+
+
+def _scan(text: str, buckets: Mapping[str, list[str]]) -> Iterable[tuple[int, str]]:
+    """(start, name) of every name occurrence, longest name first at each position."""
+    position = 0
+    limit = len(text) - 1
+    while position < limit:
+        names = buckets.get(text[position : position + 2])
+        if names:
+            for name in names:
+                if text.startswith(name, position):
+                    yield position, name
+                    # Skip the matched name so its core (a substring) is not matched again.
+                    position += len(name) - 1
+                    break
+        position += 1
+
+
+def _pick_targets(
+    records: Sequence[SheetRecord],
+    candidates: Sequence[int],
+    source_index: int,
+    similarity: Callable[[int, int], float] | None,
+) -> list[int]:
+    """The named sheet(s) of the source's fiscal year, other than the source's own project."""
+    source = records[source_index]
+    chosen = [
+        index
+        for index in candidates
+        if records[index].fiscal_year == source.fiscal_year
+        and records[index].project_no != source.project_no
+    ]
+    if len(chosen) > 1 and similarity is not None:
+        return [max(chosen, key=lambda index: similarity(source_index, index))]
+    if len(chosen) > MAX_TARGETS_PER_NAME:
+        return []
+    return chosen
+
+
+HIGH_SIMILARITY = 0.35
+"""A sheet answering オ = ない while a sheet this similar plans to merge is worth a look."""
+
+
+@dataclass(frozen=True)
+class SheetInfo:
+    """The facts about one sheet that results show and pair reasoning needs."""
+
+    id: str
+    fiscal_year: int
+    project_no: str
+    project_name: str
+    department: str
+    section: str | None
+    policy_area: str | None
+    decision: str | None
+    measures: tuple[str, ...]
+    integration_answer: str | None
+    integration_stance: Stance | None
+    integration_reason: str
+    total_cost: float | int | None
+
+    @property
+    def plans_merge(self) -> bool:
+        return MERGE_MEASURE in self.measures
+
+    @property
+    def integration_label(self) -> str:
+        """The オ answer as shown to a reader, saying so when it was read from the reason."""
+        if self.integration_answer:
+            return self.integration_answer
+        if self.integration_stance == "negative":
+            return "ない（理由文から推定）"
+        if self.integration_stance == "positive":
+            return "ある（理由文から推定）"
+        return "不明"
+
+    @classmethod
+    def from_record(cls, record: SheetRecord) -> SheetInfo:
+        assessment = record.assessments.get("オ")
+        return cls(
+            id=record.id,
+            fiscal_year=record.fiscal_year,
+            project_no=record.project_no,
+            project_name=record.project_name,
+            department=record.department,
+            section=record.section,
+            policy_area=record.policy_area,
+            decision=record.direction.decision,
+            measures=tuple(record.direction.measures),
+            integration_answer=assessment.answer if assessment else None,
+            integration_stance=record_stance(record),
+            integration_reason=assessment.reason if assessment else "",
+            total_cost=record.budget.latest("total_cost"),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "fiscal_year": self.fiscal_year,
+            "project_no": self.project_no,
+            "project_name": self.project_name,
+            "department": self.department,
+            "section": self.section,
+            "policy_area": self.policy_area,
+            "decision": self.decision,
+            "measures": list(self.measures),
+            "integration_answer": self.integration_answer,
+            "integration_stance": self.integration_stance,
+            "integration_reason": self.integration_reason,
+            "total_cost": self.total_cost,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> SheetInfo:
+        return cls(
+            id=data["id"],
+            fiscal_year=int(data["fiscal_year"]),
+            project_no=data["project_no"],
+            project_name=data["project_name"],
+            department=data["department"],
+            section=data.get("section"),
+            policy_area=data.get("policy_area"),
+            decision=data.get("decision"),
+            measures=tuple(data.get("measures") or ()),
+            integration_answer=data.get("integration_answer"),
+            integration_stance=data.get("integration_stance"),
+            integration_reason=data.get("integration_reason") or "",
+            total_cost=data.get("total_cost"),
+        )
+
+
+def pair_contradictions(
+    a: SheetInfo, b: SheetInfo, references: Iterable[CrossReference], similarity: float
+) -> list[str]:
+    """Japanese sentences naming what the two sheets say against each other.
+
+    1. One sheet names the other in a sentence about merging (統合, 一元化 …), or as a 連携
+       partner while its own 方向性 plans 統合・振替, but the named sheet answers オ
+       (統合の可能性) = ない.
+    2. The reverse, without a name: a sheet answers オ = ない while a sheet at least
+       ``HIGH_SIMILARITY`` alike plans 統合・振替 or answers オ = ある.
+    """
+    messages: list[str] = []
+    sheets = {a.id: a, b.id: b}
+    for reference in references:
+        source, target = sheets.get(reference.source), sheets.get(reference.target)
+        if source is None or target is None or target.integration_stance != "negative":
+            continue
+        if reference.relation == "integration":
+            how = "統合の文脈で"
+        elif reference.relation == "partner" and source.plans_merge:
+            how = "連携先として（方向性は統合・振替）"
+        else:
+            continue
+        messages.append(
+            f"{source.project_no}「{source.project_name}」は【{reference.passage}】で"
+            f"「{reference.name}」を{how}挙げているが、{target.project_no}"
+            f"「{target.project_name}」はオ（統合の可能性）に「{target.integration_label}」"
+            "と答えている"
+        )
+    for one, other in ((a, b), (b, a)):
+        if (
+            one.integration_stance == "negative"
+            and similarity >= HIGH_SIMILARITY
+            and (other.plans_merge or other.integration_stance == "positive")
+        ):
+            messages.append(
+                f"{one.project_no} はオで統合の可能性は「{one.integration_label}」と答えているが、"
+                f"類似度 {similarity:.2f} の {other.project_no} は統合に前向き"
+            )
+    return list(dict.fromkeys(messages))

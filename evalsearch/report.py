@@ -1,0 +1,557 @@
+"""Reports for a committee: candidate pairs (or one project's neighbours) as HTML, Markdown, CSV.
+
+``build_candidates_report`` / ``build_project_report`` turn library results plus the full
+records into a ``Report`` (plain data: what to show, already highlighted); ``render`` fills the
+jinja2 templates in ``templates/`` (HTML, Markdown) or writes CSV. The HTML is self-contained:
+inline CSS and one inline SVG picture (``network.py``), no scripts, nothing fetched.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any, Literal
+
+from evalsearch.candidates import (
+    DEFAULT_MIN_SCORE,
+    SCORE_WEIGHTS,
+    CandidatePair,
+    CandidateResult,
+    find_candidates,
+    score_pair,
+)
+from evalsearch.crossref import RELATION_LABELS, CrossReference, SheetInfo
+from evalsearch.network import Edge, Node, render_svg
+from evalsearch.records import SheetRecord
+from evalsearch.similarity import SimilarityModel, SimilarResult, similar
+
+Format = Literal["html", "md", "csv"]
+
+FORMATS: Mapping[str, Format] = {".html": "html", ".htm": "html", ".md": "md", ".csv": "csv"}
+"""Output format by file suffix."""
+
+PASSAGE_TITLES: Mapping[str, str] = {
+    "ア": "ア 成果への有効性",
+    "イ": "イ 市以外の主体による実施",
+    "ウ": "ウ 見直しの必要性",
+    "エ": "エ コスト・事業費の工夫",
+    "オ": "オ 他事業との統合の可能性",
+    "カ": "カ 受益者負担",
+    "見直し": "見直しの内容",
+    "動向": "今後の動向・市民ニーズ",
+    "活動": "活動内容",
+    "意図": "意図",
+    "事業名": "事業名",
+}
+
+SCORE_DESCRIPTIONS: Mapping[str, str] = {
+    "similarity": "本文の類似度（TF-IDF のコサイン）",
+    "cross_reference": "一方が他方の事業名・団体名に言及",
+    "merge_plan": "方向性に「統合・振替」がある割合",
+    "integration_answer": "オ（統合の可能性）が「ある」の割合",
+    "policy_area": "施策区分が同じ",
+    "contradiction": "互いの記述に食い違いの疑い",
+}
+
+DEFAULT_DETAIL_PAIRS = 30
+"""Pairs shown in full (side by side)."""
+
+SUMMARY_ROWS = 200
+"""Pairs listed in the HTML/Markdown summary table; the CSV form lists every pair."""
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A run of text, ``marked`` when it is a shared term (highlighted)."""
+
+    text: str
+    marked: bool = False
+
+
+@dataclass(frozen=True)
+class SheetView:
+    id: str
+    project_no: str
+    project_name: str
+    department: str
+    total_cost: str
+    direction: str
+    integration: str
+    integration_reason: str
+
+
+@dataclass(frozen=True)
+class PassageView:
+    title_a: str
+    segments_a: tuple[Segment, ...]
+    title_b: str
+    segments_b: tuple[Segment, ...]
+    score: float
+    terms: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ReferenceView:
+    text: str  # "12276 の【ウ】が 12770 に言及"
+    segments: tuple[Segment, ...]  # the sentence, the name marked
+    partner: bool
+
+
+@dataclass(frozen=True)
+class PairView:
+    rank: int
+    pair: CandidatePair
+    a: SheetView
+    b: SheetView
+    passages: tuple[PassageView, ...]
+    references: tuple[ReferenceView, ...]
+    shared_terms: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Report:
+    """Everything a template needs; built by ``build_*_report``."""
+
+    title: str
+    description: str
+    kind: Literal["candidates", "project"]
+    sheet_count: int
+    pairs: tuple[PairView, ...]
+    clusters: tuple[tuple[SheetView, ...], ...]
+    svg: str
+    generated: str = field(default_factory=lambda: date.today().isoformat())
+    detail_count: int = DEFAULT_DETAIL_PAIRS
+
+    @property
+    def score_formula(self) -> list[tuple[float, str]]:
+        return [(SCORE_WEIGHTS[key], SCORE_DESCRIPTIONS[key]) for key in SCORE_WEIGHTS]
+
+    @property
+    def detailed(self) -> tuple[PairView, ...]:
+        return self.pairs[: self.detail_count]
+
+    @property
+    def summary(self) -> tuple[PairView, ...]:
+        return self.pairs[:SUMMARY_ROWS]
+
+
+def build_candidates_report(
+    model: SimilarityModel,
+    records: Sequence[SheetRecord],
+    *,
+    year: int | None = None,
+    min_score: float = DEFAULT_MIN_SCORE,
+    detail_count: int = DEFAULT_DETAIL_PAIRS,
+) -> Report:
+    """The 統合・振替 candidates report (``find_candidates`` with the full records)."""
+    result = find_candidates(model, year=year, min_score=min_score)
+    by_id = {record.id: record for record in records}
+    views = tuple(
+        _pair_view(rank, pair, by_id, detailed=rank <= detail_count)
+        for rank, pair in enumerate(result.pairs, 1)
+    )
+    sheets = {view.a.id: view.a for view in views} | {view.b.id: view.b for view in views}
+    clusters = tuple(
+        tuple(sheets[sheet_id] for sheet_id in cluster if sheet_id in sheets)
+        for cluster in result.clusters
+    )
+    scope = f"{year}年度" if year is not None else "全年度（年度内の組み合わせ）"
+    return Report(
+        title="統合・振替の候補となる事業の組み合わせ",
+        description=(
+            f"対象: {scope}、{len(model)} シート。スコア {min_score:.2f} 以上の組み合わせ"
+            f" {len(views)} 件、3事業以上のまとまり {len(clusters)} 件。"
+        ),
+        kind="candidates",
+        sheet_count=len(model),
+        pairs=views,
+        clusters=clusters,
+        svg=_picture(result.pairs, "統合・振替候補のつながり（線の太さ＝スコア）"),
+        detail_count=detail_count,
+    )
+
+
+def build_project_report(
+    model: SimilarityModel,
+    records: Sequence[SheetRecord],
+    project: str,
+    *,
+    year: int | None = None,
+    limit: int = 10,
+    any_year: bool = False,
+) -> Report:
+    """One project against its most similar sheets and every sheet it names or is named by."""
+    result = similar(model, project, limit=limit, any_year=any_year, year=year)
+    row = model.row_of(result.project.id)
+    others = [model.row_of(neighbour.sheet.id) for neighbour in result.similar]
+    for reference in model.cross_references_:
+        if result.project.id in (reference.source, reference.target):
+            other = reference.target if reference.source == result.project.id else reference.source
+            if model.row_of(other) not in others:
+                others.append(model.row_of(other))
+    pairs = [score_pair(model, row, other, keep_order=True) for other in others]
+    pairs.sort(key=lambda pair: -pair.similarity)
+    by_id = {record.id: record for record in records}
+    views = tuple(_pair_view(rank, pair, by_id) for rank, pair in enumerate(pairs, 1))
+    sheet = result.project
+    return Report(
+        title=f"{sheet.project_no} {sheet.project_name} に類似する事業",
+        description=(
+            f"{sheet.fiscal_year}年度 {sheet.department}。"
+            f"{'全年度' if any_year else '同じ年度'}の {len(model)} シートから類似度の高い順"
+            f"（名称の言及がある事業を含む）。"
+        ),
+        kind="project",
+        sheet_count=len(model),
+        pairs=views,
+        clusters=(),
+        svg=_picture(pairs, f"{sheet.project_no} と類似する事業（線の太さ＝類似度）", True),
+        detail_count=len(views),
+    )
+
+
+def output_format(path: Path) -> Format:
+    """The format a file name asks for; ValueError for another suffix."""
+    try:
+        return FORMATS[path.suffix.lower()]
+    except KeyError:
+        raise ValueError(
+            f"{path}: 出力形式が分かりません。拡張子を .html / .md / .csv にしてください。"
+        ) from None
+
+
+def render(report: Report, fmt: Format) -> str:
+    if fmt == "csv":
+        return render_csv(report)
+    template = _environment().get_template("report.html.j2" if fmt == "html" else "report.md.j2")
+    return template.render(report=report, titles=PASSAGE_TITLES)
+
+
+def write_report(report: Report, path: Path) -> Path:
+    """Write ``report`` in the format the suffix asks for; CSV gets a BOM so Excel reads it."""
+    fmt = output_format(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    encoding = "utf-8-sig" if fmt == "csv" else "utf-8"
+    path.write_text(render(report, fmt), encoding=encoding, newline="")
+    return path
+
+
+CSV_COLUMNS: tuple[str, ...] = (
+    "順位",
+    "スコア",
+    "類似度",
+    "A_ID",
+    "A_事業番号",
+    "A_事業名",
+    "A_主管課",
+    "A_総事業費",
+    "A_方向性",
+    "A_オ",
+    "B_ID",
+    "B_事業番号",
+    "B_事業名",
+    "B_主管課",
+    "B_総事業費",
+    "B_方向性",
+    "B_オ",
+    "共通語",
+    "対応する記述",
+    "名称の言及",
+    "矛盾の疑い",
+    "理由",
+)
+
+
+def render_csv(report: Report) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    for view in report.pairs:
+        pair = view.pair
+        writer.writerow(
+            [
+                view.rank,
+                f"{pair.score:.4f}",
+                f"{pair.similarity:.4f}",
+                *_csv_sheet(view.a),
+                *_csv_sheet(view.b),
+                "、".join(view.shared_terms),
+                "／".join(
+                    f"{p.passage}↔{p.other_passage}（{p.score:.2f}）" for p in pair.passage_pairs
+                ),
+                "／".join(reference.text for reference in view.references),
+                "／".join(pair.contradictions),
+                "／".join(reason.text for reason in pair.reasons),
+            ]
+        )
+    return buffer.getvalue()
+
+
+def _csv_sheet(view: SheetView) -> list[str]:
+    return [
+        view.id,
+        view.project_no,
+        view.project_name,
+        view.department,
+        view.total_cost,
+        view.direction,
+        view.integration,
+    ]
+
+
+# -- building views ----------------------------------------------------------------------
+
+
+def highlight(text: str, terms: set[str] | frozenset[str]) -> tuple[Segment, ...]:
+    """``text`` cut into segments, the spans whose analysed term is in ``terms`` marked.
+
+    The shared terms are normalised forms (町作り), so the text is analysed again to find
+    which surface spans (まちづくり) carry them -- a handful of passages per report.
+    """
+    if not text:
+        return ()
+    if not terms:
+        return (Segment(text),)
+    from evalsearch.analysis import analyze
+
+    spans = sorted((term.start, term.end) for term in analyze(text) if term.text in terms)
+    merged: list[list[int]] = []
+    for start, end in spans:
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    segments: list[Segment] = []
+    cursor = 0
+    for start, end in merged:
+        if start > cursor:
+            segments.append(Segment(text[cursor:start]))
+        segments.append(Segment(text[start:end], marked=True))
+        cursor = end
+    if cursor < len(text):
+        segments.append(Segment(text[cursor:]))
+    return tuple(segments)
+
+
+def _mark_name(text: str, name: str) -> tuple[Segment, ...]:
+    start = text.find(name)
+    if start < 0:
+        return (Segment(text),)
+    end = start + len(name)
+    pieces = (Segment(text[:start]), Segment(name, True), Segment(text[end:]))
+    return tuple(piece for piece in pieces if piece.text)
+
+
+def _sheet_view(sheet: SheetInfo) -> SheetView:
+    cost = sheet.total_cost
+    total = "—" if cost is None else f"{cost:,} 千円"
+    direction = sheet.decision or "—"
+    if sheet.measures:
+        direction += f"（{'・'.join(sheet.measures)}）"
+    return SheetView(
+        id=sheet.id,
+        project_no=sheet.project_no,
+        project_name=sheet.project_name,
+        department=sheet.department + (f"（{sheet.section}）" if sheet.section else ""),
+        total_cost=total,
+        direction=direction,
+        integration=sheet.integration_label,
+        integration_reason=sheet.integration_reason,
+    )
+
+
+def _pair_view(
+    rank: int, pair: CandidatePair, records: Mapping[str, SheetRecord], *, detailed: bool = True
+) -> PairView:
+    shared = tuple(term.term for term in pair.shared_terms)
+    record_a, record_b = records.get(pair.a.id), records.get(pair.b.id)
+    passages: list[PassageView] = []
+    # Highlighting analyses the passages again: only for the pairs shown in full.
+    if detailed and record_a is not None and record_b is not None:
+        texts_a, texts_b = record_a.passages(), record_b.passages()
+        for passage in pair.passage_pairs:
+            terms = set(shared) | set(passage.shared_terms)
+            passages.append(
+                PassageView(
+                    title_a=PASSAGE_TITLES.get(passage.passage, passage.passage),
+                    segments_a=highlight(texts_a.get(passage.passage, ""), terms),
+                    title_b=PASSAGE_TITLES.get(passage.other_passage, passage.other_passage),
+                    segments_b=highlight(texts_b.get(passage.other_passage, ""), terms),
+                    score=passage.score,
+                    terms=passage.shared_terms,
+                )
+            )
+    return PairView(
+        rank=rank,
+        pair=pair,
+        a=_sheet_view(pair.a),
+        b=_sheet_view(pair.b),
+        passages=tuple(passages),
+        references=tuple(_reference_view(ref, pair) for ref in pair.cross_references),
+        shared_terms=shared,
+    )
+
+
+def _reference_view(reference: CrossReference, pair: CandidatePair) -> ReferenceView:
+    sheets = {pair.a.id: pair.a, pair.b.id: pair.b}
+    source, target = sheets[reference.source], sheets[reference.target]
+    partner = RELATION_LABELS[reference.relation]
+    return ReferenceView(
+        text=(
+            f"{source.project_no} の【{reference.passage}】が「{reference.name}」"
+            f"（{target.project_no} {target.project_name}）に言及{partner}"
+        ),
+        segments=_mark_name(reference.context, reference.name),
+        partner=reference.partner,
+    )
+
+
+def _picture(pairs: Sequence[CandidatePair], title: str, by_similarity: bool = False) -> str:
+    nodes: dict[str, Node] = {}
+    edges: list[Edge] = []
+    for pair in pairs:
+        for sheet in (pair.a, pair.b):
+            nodes.setdefault(
+                sheet.id,
+                Node(id=sheet.project_no, label=sheet.project_name, group=sheet.department),
+            )
+        kind = (
+            "contradiction"
+            if pair.contradictions
+            else "cross_reference"
+            if pair.cross_references
+            else "similarity"
+        )
+        weight = pair.similarity if by_similarity else pair.score
+        edges.append(Edge(pair.a.id, pair.b.id, max(0.0, weight), kind))
+    if not nodes:
+        return ""
+    return render_svg(nodes, edges, title=title)
+
+
+def _environment():  # -> jinja2.Environment; jinja2 is imported only when rendering
+    from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+    environment = Environment(
+        loader=FileSystemLoader(Path(__file__).parent / "templates"),
+        autoescape=select_autoescape(enabled_extensions=("html", "html.j2")),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    environment.filters["md"] = _markdown_escape
+    return environment
+
+
+def _markdown_escape(text: object) -> str:
+    """Escape what would break a Markdown table cell or start emphasis."""
+    value = "" if text is None else str(text)
+    for char in ("\\", "|", "*", "_", "`", "[", "]", "<", ">"):
+        value = value.replace(char, "\\" + char)
+    return value.replace("\n", " ")
+
+
+# -- terminal tables (rich) --------------------------------------------------------------------
+
+
+def similar_table(result: SimilarResult) -> Any:
+    """A rich Table of ``similar``'s answer, then the name references and contradictions
+    (long sentences: they read better under the table than squeezed into a cell)."""
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
+    sheet = result.project
+    where = f"{sheet.fiscal_year}年度 {sheet.department}"
+    table = Table(
+        title=f"{sheet.project_no} {sheet.project_name}（{where}）に類似する事業",
+        show_lines=True,
+    )
+    for name, justify in (
+        ("#", "right"),
+        ("事業", "left"),
+        ("主管課", "left"),
+        ("類似度", "right"),
+        ("共通語", "left"),
+        ("対応する記述（本事業↔相手）", "left"),
+    ):
+        table.add_column(name, justify=justify, overflow="fold")  # type: ignore[arg-type]
+    notes: list[str] = []
+    for rank, neighbour in enumerate(result.similar, 1):
+        other = neighbour.sheet
+        notes += [f"[{rank}] {ref_text(ref)}" for ref in neighbour.cross_references]
+        notes += [f"[{rank}] 要確認: {text}" for text in neighbour.contradictions]
+        table.add_row(
+            str(rank),
+            f"{other.project_no} {other.project_name}"
+            + (f"（{other.fiscal_year}年度）" if other.fiscal_year != sheet.fiscal_year else ""),
+            other.department,
+            f"{neighbour.score:.3f}",
+            "、".join(term.term for term in neighbour.shared_terms[:6]),
+            "\n".join(
+                f"{pair.passage} ↔ {pair.other_passage}（{pair.score:.2f}）"
+                for pair in neighbour.passage_pairs
+            ),
+        )
+    if not result.similar:
+        table.caption = "共通する語をもつシートはありません。"
+    return Group(table, *(Text(note) for note in notes))
+
+
+TABLE_ROWS = 50
+"""Pairs shown by the terminal table unless --limit says otherwise (JSON/CSV give all)."""
+
+
+def candidates_table(result: CandidateResult, *, max_rows: int | None = TABLE_ROWS) -> Any:
+    """A rich Table of ``find_candidates``' answer, then the clusters as its caption."""
+    from rich.table import Table
+
+    scope = f"{result.year}年度" if result.year is not None else "全年度"
+    table = Table(
+        title=f"統合・振替の候補（{scope}、スコア {result.min_score:.2f} 以上）", show_lines=True
+    )
+    for name, justify in (
+        ("#", "right"),
+        ("事業 A", "left"),
+        ("事業 B", "left"),
+        ("スコア", "right"),
+        ("類似度", "right"),
+        ("理由", "left"),
+    ):
+        table.add_column(name, justify=justify, overflow="fold")  # type: ignore[arg-type]
+    shown = result.pairs if max_rows is None else result.pairs[:max_rows]
+    for rank, pair in enumerate(shown, 1):
+        table.add_row(
+            str(rank),
+            f"{pair.a.project_no} {pair.a.project_name}\n{pair.a.department}",
+            f"{pair.b.project_no} {pair.b.project_name}\n{pair.b.department}",
+            f"{pair.score:.3f}",
+            f"{pair.similarity:.3f}",
+            "\n".join(f"・{reason.text}" for reason in pair.reasons),
+        )
+    lines = []
+    if not result.pairs:
+        lines.append("条件に合う組み合わせはありません（--min-score を下げてみてください）。")
+    elif len(shown) < len(result.pairs):
+        lines.append(
+            f"全 {len(result.pairs)} 件のうち上位 {len(shown)} 件を表示"
+            "（--limit で件数、--format json/csv で全件）。"
+        )
+    for number, cluster in enumerate(result.clusters, 1):
+        names = "、".join(
+            f"{result.sheets[i].project_no} {result.sheets[i].project_name}" for i in cluster
+        )
+        lines.append(f"まとまり{number}: {names}")
+    if lines:
+        table.caption = "\n".join(lines)
+    return table
+
+
+def ref_text(reference: CrossReference) -> str:
+    partner = RELATION_LABELS[reference.relation]
+    return f"言及: {reference.source} の【{reference.passage}】が「{reference.name}」{partner}"

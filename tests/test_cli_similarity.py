@@ -1,0 +1,148 @@
+"""`evalsearch similar`, `candidates` and `report` on an index built from the sample corpus."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from evalsearch.cli import app
+from tests.conftest import REPO
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from evalsearch.build import build_index
+
+    directory = tmp_path_factory.mktemp("cli") / "index"
+    build_index([REPO / "corpus"], directory, rebuild=True, processes=1)
+    return directory
+
+
+def invoke(*args: str):
+    return runner.invoke(app, list(args))
+
+
+def test_similar_12276_lists_12770_with_shared_terms(index_dir: Path) -> None:
+    result = invoke("similar", "12276", "--index", str(index_dir), "--format", "json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["project"]["id"] == "2023-12276"
+    (neighbour,) = data["similar"]
+    assert neighbour["id"] == "2023-12770"
+    assert neighbour["project_no"] == "12770"
+    assert neighbour["department"] == "商工労働観光課"
+    assert {"交流", "連携"} <= {term["term"] for term in neighbour["shared_terms"]}
+    assert neighbour["passage_pairs"][0]["passage"] == "ウ"
+    assert neighbour["cross_references"][0]["name"] == "根室ベトナム交流協会"
+
+
+def test_similar_table(index_dir: Path) -> None:
+    result = invoke("similar", "2023-12276", "--index", str(index_dir), "--any-year")
+    assert result.exit_code == 0, result.output
+    assert "12770" in result.output
+    assert "交流" in result.output
+
+
+def test_similar_uses_evalsearch_index_variable(
+    index_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("EVALSEARCH_INDEX", str(index_dir))
+    result = invoke("similar", "12770", "--format", "json", "--limit", "1")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["similar"][0]["id"] == "2023-12276"
+
+
+def test_candidates_json_has_the_pair_with_its_evidence(index_dir: Path) -> None:
+    result = invoke("candidates", "--index", str(index_dir), "--format", "json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    pair = data["pairs"][0]
+    assert (pair["a"], pair["b"]) == ("2023-12276", "2023-12770")
+    kinds = {reason["kind"] for reason in pair["reasons"]}
+    assert {"cross_reference", "contradiction"} <= kinds
+    assert data["clusters"] == []
+
+
+def test_candidates_table_and_csv(index_dir: Path) -> None:
+    table = invoke("candidates", "--index", str(index_dir), "--year", "2023")
+    assert table.exit_code == 0, table.output
+    assert "12276" in table.output and "12770" in table.output
+    result = invoke("candidates", "--index", str(index_dir), "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(result.output)))
+    assert [(row["a_project_no"], row["b_project_no"]) for row in rows] == [("12276", "12770")]
+
+
+def test_candidates_min_score_filters(index_dir: Path) -> None:
+    result = invoke("candidates", "--index", str(index_dir), "--min-score", "0.99")
+    assert result.exit_code == 0
+    assert "条件に合う組み合わせはありません" in result.output
+
+
+@pytest.mark.parametrize("suffix", ["html", "md", "csv"])
+def test_report_candidates_writes_the_file(index_dir: Path, tmp_path: Path, suffix: str) -> None:
+    out = tmp_path / "reports" / f"candidates.{suffix}"
+    result = invoke("report", "--candidates", "--index", str(index_dir), "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert f"報告書を書き出しました: {out}" in result.output
+    assert "根室ベトナム交流協会" in out.read_text("utf-8-sig")
+
+
+def test_report_project(index_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "p.html"
+    result = invoke("report", "--project", "12276", "--index", str(index_dir), "-o", str(out))
+    assert result.exit_code == 0, result.output
+    html = out.read_text("utf-8")
+    assert "12276 輸出促進支援事業 に類似する事業" in html and "<svg" in html
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["report", "--out", "x.html"], "--project P と --candidates のどちらか一方"),
+        (["report", "--candidates", "--project", "1", "--out", "x.html"], "どちらか一方"),
+        (["report", "--candidates", "--out", "x.pdf"], ".html / .md / .csv"),
+        (["similar", "12276", "--format", "xml"], "xml"),
+    ],
+)
+def test_usage_errors_exit_2(index_dir: Path, args: list[str], message: str) -> None:
+    result = invoke(*args, "--index", str(index_dir))
+    assert result.exit_code == 2
+    assert message in result.output
+
+
+def test_unknown_project_exits_1(index_dir: Path) -> None:
+    result = invoke("similar", "99999", "--index", str(index_dir))
+    assert result.exit_code == 1
+    assert "エラー: 事業 99999 は索引にありません" in result.output
+
+
+def test_missing_index_exits_1(tmp_path: Path) -> None:
+    result = invoke("candidates", "--index", str(tmp_path / "none"))
+    assert result.exit_code == 1
+    assert "見つかりません" in result.output
+
+
+def test_index_without_model_asks_for_rebuild(index_dir: Path, tmp_path: Path) -> None:
+    import shutil
+
+    copy = tmp_path / "index"
+    shutil.copytree(index_dir, copy)
+    (copy / "similarity-meta.json").unlink()
+    result = invoke("candidates", "--index", str(copy))
+    assert result.exit_code == 1
+    assert "類似度モデルがありません" in result.output
+    assert "evalsearch index --rebuild" in result.output
+
+
+@pytest.mark.parametrize("command", ["similar", "candidates", "report"])
+def test_commands_have_japanese_help(command: str) -> None:
+    result = invoke(command, "--help")
+    assert result.exit_code == 0
+    assert any("\u3040" <= char <= "\u9fff" for char in result.output)

@@ -1,0 +1,282 @@
+"""build_index and the index directory: incremental updates, atomic swaps, version checks."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from evalsearch import index as eindex
+from evalsearch.build import build_index
+from evalsearch.errors import (
+    EvalSearchError,
+    IndexCorruptError,
+    IndexNotFoundError,
+    IndexVersionError,
+    ParseError,
+    ProjectNotFoundError,
+)
+from evalsearch.index import find_records, load_analyzed, load_records, open_index
+from evalsearch.search import search
+from tests.conftest import SAMPLE_DUMP
+from tests.factories import make_record
+from tests.search_corpus import write_dump
+
+EXTRA = (
+    make_record("40001", "除雪対策事業", department="建設課", activities="市道の除雪を行う。"),
+    make_record("40002", "街路灯維持事業", department="建設課", activities="街路灯を修繕する。"),
+)
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An index of the sample and EXTRA, built once; tests work on copies of it."""
+    root = tmp_path_factory.mktemp("built")
+    corpus = root / "corpus"
+    corpus.mkdir()
+    shutil.copy(SAMPLE_DUMP, corpus / SAMPLE_DUMP.name)
+    write_dump(corpus / "extra.txt", EXTRA)
+    build_index([corpus], root / "index", rebuild=True)
+    return root
+
+
+@pytest.fixture
+def work(built: Path, tmp_path: Path) -> Path:
+    """A fresh index of its own corpus copy (files are known by their absolute path)."""
+    root = tmp_path / "w"
+    shutil.copytree(built / "corpus", root / "corpus")
+    build_index([root / "corpus"], root / "index", rebuild=True, processes=1)
+    return root
+
+
+def hits(index_dir: Path, query: str) -> list[str]:
+    return [hit.id for hit in search(index_dir, query, limit=50).hits]
+
+
+def test_build_reports_counts_and_writes_the_layout(built: Path) -> None:
+    index_dir = built / "index"
+    manifest = json.loads((index_dir / "manifest.json").read_text("utf-8"))
+    assert manifest["schema_version"] == eindex.SCHEMA_VERSION
+    assert manifest["dictionary_version"].startswith("sudachidict-core")
+    assert manifest["records"] == 4
+    files = manifest["files"]
+    assert sorted(Path(key).name for key in files) == [SAMPLE_DUMP.name, "extra.txt"]
+    assert all(len(entry["sha256"]) == 64 for entry in files.values())
+    assert [r.id for r in load_records(index_dir)] == [
+        "2023-12276",
+        "2023-12770",
+        "2023-40001",
+        "2023-40002",
+    ]
+    assert not list(built.glob(".index.staging-*"))
+
+
+def test_stored_terms_are_the_analysis_of_each_passage(built: Path) -> None:
+    from evalsearch.analysis import analyze
+
+    index_dir = built / "index"
+    records = load_records(index_dir)
+    analyzed = load_analyzed(index_dir, records)
+    for record, passages in zip(records, analyzed, strict=True):
+        assert set(passages) == set(record.passages())
+        for label, text in record.passages().items():
+            assert passages[label] == analyze(text)
+
+
+def test_an_unchanged_run_skips_every_file(work: Path) -> None:
+    before = (work / "index" / "manifest.json").read_text("utf-8")
+    report = build_index([work / "corpus"], work / "index")
+    assert (report.files_skipped, report.files_added, report.sheets_indexed) == (2, 0, 0)
+    assert report.sheets_total == 4
+    assert (work / "index" / "manifest.json").read_text("utf-8") == before
+
+
+def test_reindexing_a_changed_file_replaces_its_sheets_without_duplicates(work: Path) -> None:
+    changed = (
+        make_record("40001", "除雪対策事業", department="建設課", activities="歩道の排雪を行う。"),
+    )
+    write_dump(work / "corpus" / "extra.txt", changed)  # 40002 is gone from the file
+    report = build_index([work / "corpus"], work / "index")
+    assert (report.files_replaced, report.files_skipped) == (1, 1)
+    assert (report.sheets_indexed, report.sheets_removed, report.sheets_total) == (1, 1, 3)
+    index_dir = work / "index"
+    assert hits(index_dir, "排雪") == ["2023-40001"]
+    assert hits(index_dir, "除雪") == ["2023-40001"]  # 事業名 still says 除雪
+    assert hits(index_dir, "市道") == []
+    assert hits(index_dir, "街路灯") == []
+    assert [r.id for r in load_records(index_dir)].count("2023-40001") == 1
+    assert search(index_dir, "事業").total == 3
+    with open_index(index_dir) as opened:
+        assert opened.whoosh.doc_count() == 3
+
+
+def test_adding_a_file_keeps_the_others(work: Path, tmp_path: Path) -> None:
+    new = write_dump(
+        tmp_path / "new" / "more.txt",
+        (
+            make_record(
+                "40003", "公園管理事業", department="建設課", activities="公園の遊具を点検する。"
+            ),
+        ),
+    )
+    report = build_index([new], work / "index")
+    assert (report.files_added, report.sheets_total) == (1, 5)
+    assert hits(work / "index", "遊具") == ["2023-40003"]
+    assert hits(work / "index", "除雪") == ["2023-40001"]
+
+
+def test_rebuild_starts_from_the_given_paths_only(work: Path) -> None:
+    report = build_index([work / "corpus" / "extra.txt"], work / "index", rebuild=True)
+    assert report.sheets_total == 2
+    assert hits(work / "index", "技能実習生") == []
+
+
+def test_a_failed_run_leaves_the_previous_index_searchable(work: Path) -> None:
+    bad = work / "corpus" / "zz_not_a_sheet.txt"
+    bad.write_text("これは評価シートではありません。\n", "utf-8")
+    (work / "corpus" / "extra.txt").write_text(
+        (work / "corpus" / "extra.txt").read_text("utf-8").replace("市道", "農道"), "utf-8"
+    )
+    with pytest.raises(ParseError, match=r"zz_not_a_sheet\.txt"):
+        build_index([work / "corpus"], work / "index")
+    assert hits(work / "index", "市道") == ["2023-40001"]
+    assert hits(work / "index", "農道") == []
+    assert not list(work.glob(".index.staging-*"))
+
+
+def test_an_interrupted_run_leaves_the_previous_index_searchable(work: Path) -> None:
+    (work / "corpus" / "extra.txt").write_text(
+        (work / "corpus" / "extra.txt").read_text("utf-8").replace("市道", "農道"), "utf-8"
+    )
+
+    def interrupt(done: int, total: int) -> None:
+        if done == 1:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        build_index([work / "corpus"], work / "index", progress=interrupt)
+    assert hits(work / "index", "市道") == ["2023-40001"]
+    assert not list(work.glob(".index.staging-*"))
+    # The next run picks the change up.
+    build_index([work / "corpus"], work / "index")
+    assert hits(work / "index", "農道") == ["2023-40001"]
+
+
+def test_duplicate_ids_across_files_are_refused(work: Path) -> None:
+    write_dump(work / "corpus" / "copy.txt", EXTRA[:1])
+    with pytest.raises(EvalSearchError, match="2023-40001"):
+        build_index([work / "corpus"], work / "index", rebuild=True)
+    assert search(work / "index", "除雪").total == 1
+
+
+def test_rebuild_refuses_to_replace_a_directory_that_is_not_an_index(tmp_path: Path) -> None:
+    victim = tmp_path / "documents"
+    victim.mkdir()
+    (victim / "memo.txt").write_text("大事なメモ", "utf-8")
+    with pytest.raises(EvalSearchError, match="evalsearch の索引ではないため置き換えません"):
+        build_index([SAMPLE_DUMP], victim, rebuild=True)
+    assert (victim / "memo.txt").read_text("utf-8") == "大事なメモ"
+
+
+def test_parallel_and_single_process_builds_agree(built: Path, tmp_path: Path) -> None:
+    build_index([built / "corpus"], tmp_path / "one", rebuild=True, processes=1)
+    for query in ("技能実習生", "除雪", "オ:統合", "取り組み"):
+        assert hits(tmp_path / "one", query) == hits(built / "index", query)
+
+
+# --- opening and version checks ----------------------------------------------------------
+
+
+def test_a_missing_index_says_how_to_create_it(tmp_path: Path) -> None:
+    with pytest.raises(IndexNotFoundError, match=r"見つかりません。`evalsearch index PATH"):
+        open_index(tmp_path / "nothing")
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("schema_version", 0, "別の形式（スキーマ版 0"),
+        ("dictionary_version", "sudachidict-core 20200101", "別の Sudachi 辞書"),
+    ],
+)
+def test_an_index_of_another_version_asks_for_a_rebuild(
+    work: Path, key: str, value: object, message: str
+) -> None:
+    path = work / "index" / "manifest.json"
+    manifest = json.loads(path.read_text("utf-8"))
+    manifest[key] = value
+    path.write_text(json.dumps(manifest), "utf-8")
+    for action in (
+        lambda: open_index(work / "index"),
+        lambda: search(work / "index", "統合"),
+        lambda: load_records(work / "index"),
+        lambda: build_index([work / "corpus"], work / "index"),
+    ):
+        with pytest.raises(IndexVersionError, match=message) as caught:
+            action()
+        assert "--rebuild" in str(caught.value)
+    # --rebuild is the way out.
+    build_index([work / "corpus"], work / "index", rebuild=True)
+    assert search(work / "index", "統合").total == 2
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda d: (d / "manifest.json").write_text("{", "utf-8"),
+        lambda d: (d / "manifest.json").unlink(),
+        lambda d: shutil.rmtree(d / "whoosh"),
+        lambda d: [p.write_bytes(b"garbage") for p in (d / "whoosh").glob("*.toc")],
+    ],
+    ids=["manifest-not-json", "manifest-missing", "whoosh-missing", "toc-garbage"],
+)
+def test_a_corrupt_index_gives_a_clear_message(work: Path, damage) -> None:
+    damage(work / "index")
+    with pytest.raises(IndexCorruptError, match="壊れているため読み込めません") as caught:
+        search(work / "index", "統合")
+    assert "--rebuild" in str(caught.value)
+
+
+def test_corrupt_records_are_reported(work: Path) -> None:
+    (work / "index" / "records.jsonl").write_text("{not json\n", "utf-8")
+    with pytest.raises(IndexCorruptError, match=r"records\.jsonl 1行目"):
+        load_records(work / "index")
+
+
+# --- finding records ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("project", ["12276", "2023-12276", " 12276 "])
+def test_find_records_by_number_or_id(built: Path, project: str) -> None:
+    assert [r.id for r in find_records(built / "index", project)] == ["2023-12276"]
+
+
+def test_find_records_reports_an_unknown_project(built: Path) -> None:
+    with pytest.raises(ProjectNotFoundError, match="事業 99999 は索引にありません"):
+        find_records(built / "index", "99999")
+    with pytest.raises(ProjectNotFoundError, match="2019年度の事業 12276"):
+        find_records(built / "index", "12276", year=2019)
+
+
+def test_default_index_dir_follows_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("EVALSEARCH_INDEX", raising=False)
+    assert eindex.default_index_dir() == Path("index")
+    monkeypatch.setenv("EVALSEARCH_INDEX", "/srv/idx")
+    assert eindex.default_index_dir() == Path("/srv/idx")
+
+
+def test_the_whoosh_schema_pickles_its_sudachi_tokenizer() -> None:
+    import pickle
+
+    schema = eindex.make_schema()
+    restored = pickle.loads(pickle.dumps(schema))
+    analyzer = restored["text"].analyzer
+    assert [token.text for token in analyzer("技能実習生の交流")] == [
+        "技能実習生",
+        "技能",
+        "実習",
+        "生",
+        "交流",
+    ]

@@ -1,0 +1,234 @@
+"""evalsearch.search on an index of the sample and the sheets of tests/search_corpus.py."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from evalsearch.build import build_index
+from evalsearch.errors import QuerySyntaxError
+from evalsearch.index import OpenedIndex, load_records, open_index
+from evalsearch.search import Clause, parse_query, search
+from tests.conftest import SAMPLE_DUMP
+from tests.search_corpus import TEST_SHEETS, write_dump
+
+
+@pytest.fixture(scope="module")
+def index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    corpus = tmp_path_factory.mktemp("corpus")
+    shutil.copy(SAMPLE_DUMP, corpus / SAMPLE_DUMP.name)
+    write_dump(corpus / "search_sheets.txt", TEST_SHEETS)
+    directory = tmp_path_factory.mktemp("search") / "index"
+    build_index([corpus], directory, rebuild=True)
+    return directory
+
+
+@pytest.fixture(scope="module")
+def opened(index_dir: Path) -> Iterator[OpenedIndex]:
+    with open_index(index_dir) as handle:
+        yield handle
+
+
+def ids(opened: OpenedIndex, query: str, **options) -> list[str]:
+    return [hit.id for hit in search(opened, query, limit=50, **options).hits]
+
+
+# --- matching ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("query", ["取り組み", "取組み", "取組む", "取り組む"])
+def test_every_spelling_of_torikumi_finds_noun_and_verb_sheets(
+    opened: OpenedIndex, query: str
+) -> None:
+    found = ids(opened, query)
+    assert "2023-30005" in found  # only 取組む (verb)
+    assert "2023-30006" in found  # only 取組み (noun)
+    assert "2023-12276" in found  # 取組み and 取り組む
+
+
+@pytest.mark.parametrize("query", ["実習生", "技能実習生"])
+def test_a_compound_finds_itself_and_a_part_finds_the_compound(
+    opened: OpenedIndex, query: str
+) -> None:
+    found = ids(opened, query)
+    assert {"2023-12770", "2023-30001"} <= set(found)
+
+
+def test_a_word_with_the_exact_term_ranks_first(opened: OpenedIndex) -> None:
+    # 30008 has 実習生 itself; 12770 and 30001 have it only inside 技能実習生.
+    assert ids(opened, "実習生")[0] == "2023-30008"
+
+
+def test_the_exact_compound_ranks_above_its_parts_apart(opened: OpenedIndex) -> None:
+    found = ids(opened, "技能実習生")
+    # 30008 has 技能と実習生: the parts in a row (particles do not count), not the compound.
+    assert "2023-30008" in found
+    assert found.index("2023-30001") < found.index("2023-30008")
+
+
+@pytest.mark.parametrize("query", ["ＮＰＯ", "NPO", "npo"])
+def test_full_width_and_ascii_spellings_meet(opened: OpenedIndex, query: str) -> None:
+    assert set(ids(opened, query)) == {"2023-30003", "2023-30004"}
+
+
+def test_a_query_without_spaces_needs_all_its_content_words(opened: OpenedIndex) -> None:
+    assert ids(opened, "外国人技能実習生との交流") == ["2023-12770"]
+    assert ids(opened, "外国人技能実習生と観光案内所") == []
+
+
+def test_field_prefix_finds_only_sheets_whose_passage_speaks_of_it(opened: OpenedIndex) -> None:
+    assert "2023-30002" in ids(opened, "統合")  # 統合 in its ウ passage
+    assert set(ids(opened, "オ:統合")) == {"2023-12276", "2023-12770"}
+    assert ids(opened, "統合", field="オ") == ids(opened, "オ:統合")
+    assert set(ids(opened, "ウ:統合")) == {"2023-30002", "2023-12276"}
+
+
+def test_or_not_and_quoted_phrases(opened: OpenedIndex) -> None:
+    assert set(ids(opened, "ＮＰＯ OR 防災訓練")) == {"2023-30003", "2023-30004", "2023-30005"}
+    assert ids(opened, "ＮＰＯ NOT ＰＲ") == ["2023-30004"]
+    assert ids(opened, "ＮＰＯ -ＰＲ") == ["2023-30004"]
+    assert ids(opened, '"地域住民との交流" 実習生') == ["2023-12770"]
+    assert "2023-30011" not in ids(opened, '"地域住民との交流"')
+    assert ids(opened, '"交流 地域住民"') == []  # wrong order
+    assert ids(opened, "「技能実習生の受入れを支援」") == ["2023-30001"]
+
+
+def test_adjacent_words_rank_higher(opened: OpenedIndex) -> None:
+    # Same words, same length; only 30012 has them in the query's order (地域住民との交流).
+    result = search(opened, "地域住民交流")
+    found = [hit.id for hit in result.hits]
+    assert found.index("2023-30012") < found.index("2023-30011")
+    scores = {hit.id: hit.score for hit in result.hits}
+    assert scores["2023-30012"] > scores["2023-30011"]
+
+
+# --- filters ----------------------------------------------------------------------------
+
+
+def _records(index_dir: Path) -> dict[str, object]:
+    return {record.id: record for record in load_records(index_dir)}
+
+
+@pytest.mark.parametrize(
+    ("options", "keep"),
+    [
+        ({"year": 2022}, lambda r: r.fiscal_year == 2022),
+        ({"department": "商工労働観光課"}, lambda r: r.department == "商工労働観光課"),
+        (
+            {"decision": "見直しのうえで継続"},
+            lambda r: r.direction.decision == "見直しのうえで継続",
+        ),
+        ({"measure": "統合・振替"}, lambda r: "統合・振替" in r.direction.measures),
+        ({"answers": {"オ": "ない"}}, lambda r: r.assessments["オ"].answer == "ない"),
+        (
+            {"answers": {"ウ": "ある", "オ": "ない"}},
+            lambda r: r.assessments["ウ"].answer == "ある" and r.assessments["オ"].answer == "ない",
+        ),
+        ({"year": 2023, "decision": "休止"}, lambda r: r.direction.decision == "休止"),
+    ],
+)
+def test_every_filter_narrows_to_exactly_the_matching_sheets(
+    opened: OpenedIndex, index_dir: Path, options: dict, keep
+) -> None:
+    everything = set(ids(opened, "事業"))
+    records = _records(index_dir)
+    expected = {rid for rid in everything if keep(records[rid])}
+    assert expected, "the corpus must hold a sheet for this filter"
+    result = search(opened, "事業", limit=50, **options)
+    assert {hit.id for hit in result.hits} == expected
+    assert result.total == len(expected)
+    assert sum(result.facets["department"].values()) == len(expected)
+
+
+# --- results ----------------------------------------------------------------------------
+
+
+def test_hit_json_form(opened: OpenedIndex) -> None:
+    result = search(opened, "オ:統合", limit=1)
+    data = result.to_dict()
+    assert data["query"] == "オ:統合"
+    assert data["total"] == 2
+    assert len(data["hits"]) == 1
+    hit = data["hits"][0]
+    assert set(hit) == {
+        "id",
+        "project_no",
+        "project_name",
+        "department",
+        "score",
+        "fields",
+        "snippets",
+    }
+    assert hit["fields"] == ["オ"]
+    assert [snippet["field"] for snippet in hit["snippets"]] == ["オ"]
+    snippet = hit["snippets"][0]
+    assert all(snippet["text"][s:e] == "統合" for s, e in snippet["highlights"])
+
+
+def test_snippets_are_the_matching_sentence_with_the_terms_highlighted(
+    opened: OpenedIndex,
+) -> None:
+    hit = next(hit for hit in search(opened, "実習生").hits if hit.id == "2023-12770")
+    first = hit.snippets[0]
+    assert first.field == "ア"
+    assert first.text == (
+        "令和５年度は外国人技能実習生と地域住民との交流イベントを開催し、"
+        "約70名の参加があり、親善交流の機会を通じた相互理解を深めた。"
+    )
+    assert [first.text[s:e] for s, e in first.highlights] == ["実習生"]
+
+
+def test_a_snippet_stops_at_the_sentence_end(opened: OpenedIndex) -> None:
+    hit = next(h for h in search(opened, "イ:行政主導").hits)
+    (snippet,) = hit.snippets
+    assert snippet.text.endswith("留意する。")
+    assert "今後においては" not in snippet.text
+
+
+def test_facets_count_every_hit_not_only_the_shown_ones(opened: OpenedIndex) -> None:
+    result = search(opened, "事業", limit=1)
+    assert len(result.hits) == 1
+    assert sum(result.facets["department"].values()) == result.total
+    assert sum(result.facets["decision"].values()) == result.total
+    assert result.facets["department"]["市民協働課"] == 4
+
+
+def test_search_takes_a_directory_too(index_dir: Path) -> None:
+    assert search(index_dir, "ＮＰＯ").total == 2
+
+
+# --- query language ---------------------------------------------------------------------
+
+
+def test_parse_query_structure() -> None:
+    parsed = parse_query('オ:統合 "技能実習生" 交流 OR 輸出 NOT 廃止')
+    assert [[c.field for c in group] for group in parsed.required] == [["オ"], [None], [None, None]]
+    assert parsed.required[1][0].phrase is True
+    assert parsed.excluded == (Clause(parsed.excluded[0].words, None, False),)
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("", "検索語を指定してください"),
+        ("の", "検索できる語がありません"),
+        ("統合 OR", "OR の後に検索語"),
+        ("OR 統合", "OR の前後に検索語"),
+        ('"統合', '引用符 " が閉じていません'),
+        ("NOT", "NOT の後に除外する語"),
+        ("統合 OR NOT 廃止", "NOT の語は OR でつなげません"),
+    ],
+)
+def test_bad_queries_say_what_to_fix(query: str, message: str) -> None:
+    with pytest.raises(QuerySyntaxError, match=message):
+        parse_query(query)
+
+
+def test_unknown_field_and_answer_label_are_errors(opened: OpenedIndex) -> None:
+    with pytest.raises(QuerySyntaxError, match="--field キ はありません"):
+        search(opened, "統合", field="キ")
+    with pytest.raises(QuerySyntaxError, match="--answer キ=… の項目がありません"):
+        search(opened, "統合", answers={"キ": "ある"})
