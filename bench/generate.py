@@ -286,7 +286,7 @@ class Writer:
     def __init__(self, rng: random.Random, concept: Concept, fiscal_year: int) -> None:
         self.rng = rng
         self.concept = concept
-        era = fiscal_year - 2018
+        self.era = fiscal_year - 2018
         self.fixed = {
             "subj": concept.subject,
             "tgt": concept.target,
@@ -295,7 +295,6 @@ class Writer:
             "org": concept.org,
             "place": concept.place,
         }
-        self.era = era
 
     def fill(
         self, template: str, extra: dict[str, str] | None = None, *, variants: bool = True
@@ -340,8 +339,8 @@ class Writer:
             else:
                 sentences.append(sentence)
         text = "".join(dict.fromkeys(sentences))
-        while len(text) > MAX_PASSAGE and len(sentences) > 1:
-            sentences.pop()
+        while len(text) > MAX_PASSAGE and added:  # drop context, never the core sentence
+            sentences.remove(added.pop())
             text = "".join(dict.fromkeys(sentences))
         if len(text) > MAX_PASSAGE:
             text = text[: MAX_PASSAGE - 1] + "。"

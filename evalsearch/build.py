@@ -22,7 +22,7 @@ import os
 import shutil
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -259,6 +259,59 @@ def build_index(
     return report
 
 
+@dataclass
+class _Contents:
+    """What the index will hold after this run, and what the run changed."""
+
+    records: dict[str, SheetRecord]
+    packed: dict[str, PackedRecord]
+    files: dict[str, dict[str, Any]]  # manifest entries: path -> {"sha256", "ids"}
+    owner: dict[str, str] = field(default_factory=dict)  # record id -> file
+    seen: dict[str, str] = field(default_factory=dict)  # ids (re)indexed by this run -> file
+    removed: set[str] = field(default_factory=set)
+    added_files: int = 0
+    replaced_files: int = 0
+    warnings: int = 0
+
+    def __post_init__(self) -> None:
+        self.owner = {rid: key for key, entry in self.files.items() for rid in entry["ids"]}
+
+    def take(
+        self, key: str, sha256: str, records: Sequence[SheetRecord], packed: Sequence[PackedRecord]
+    ) -> None:
+        """The sheets parsed from file ``key`` replace whatever that file gave before."""
+        if key in self.files:
+            self.replaced_files += 1
+            stale = set(self.files[key]["ids"])
+        else:
+            self.added_files += 1
+            stale = set()
+        new_ids = []
+        for record, terms in zip(records, packed, strict=True):
+            rid = record.id
+            if rid in self.seen:
+                raise DuplicateRecordError(
+                    f"ID {rid}（年度-事業番号）のシートが {self.seen[rid]} にもあります。"
+                    "どちらか一方だけを索引に入れてください。",
+                    file=key,
+                )
+            self.seen[rid] = key
+            other = self.owner.get(rid)
+            if other is not None and other != key:
+                # The sheet moved to another file: the old file no longer owns it.
+                self.files[other]["ids"] = [i for i in self.files[other]["ids"] if i != rid]
+            self.records[rid] = record
+            self.packed[rid] = terms
+            self.owner[rid] = key
+            new_ids.append(rid)
+            self.warnings += len(record.warnings)
+        for rid in stale - set(new_ids):
+            if self.owner.get(rid) == key:
+                del self.records[rid], self.packed[rid], self.owner[rid]
+                self.removed.add(rid)
+        self.files[key] = {"sha256": sha256, "ids": new_ids}
+
+
 def _build_in(
     staging: Path,
     directory: Path,
@@ -276,78 +329,49 @@ def _build_in(
 
     if previous is not None:
         eindex.copy_whoosh(directory, staging)
-        records: dict[str, SheetRecord] = {r.id: r for r in eindex.iter_records(directory)}
-        packed: dict[str, PackedRecord] = eindex.read_packed_terms(directory)
+        contents = _Contents(
+            {r.id: r for r in eindex.iter_records(directory)},
+            eindex.read_packed_terms(directory),
+            dict(old_files),
+        )
     else:
         eindex.create_whoosh(staging).close()
-        records, packed = {}, {}
+        contents = _Contents({}, {}, {})
+    in_old_index = set(contents.records)
 
-    files = dict(old_files)
-    owner = {rid: key for key, entry in files.items() for rid in entry["ids"]}
-    in_old_index = set(records)
-    added = replaced = indexed = warnings = 0
-    removed: set[str] = set()
-    seen_this_run: dict[str, str] = {}
-    processes = max(1, min(processes, len(changed)))
-    workers = _Workers(staging, strict, processes)
-    try:
-        if progress:
-            progress(0, len(changed))
-        for done, (key, new_records, new_packed) in enumerate(workers.run(changed), start=1):
-            if key in files:
-                replaced += 1
-                stale = set(files[key]["ids"])
-            else:
-                added += 1
-                stale = set()
-            new_ids = []
-            for record, terms in zip(new_records, new_packed, strict=True):
-                rid = record.id
-                if rid in seen_this_run:
-                    raise DuplicateRecordError(
-                        f"ID {rid}（年度-事業番号）のシートが {seen_this_run[rid]} にもあります。"
-                        "どちらか一方だけを索引に入れてください。",
-                        file=key,
-                    )
-                seen_this_run[rid] = key
-                other = owner.get(rid)
-                if other is not None and other != key:
-                    files[other]["ids"] = [i for i in files[other]["ids"] if i != rid]
-                records[rid] = record
-                packed[rid] = terms
-                owner[rid] = key
-                new_ids.append(rid)
-                warnings += len(record.warnings)
-                indexed += 1
-            for rid in stale - set(new_ids):
-                if owner.get(rid) == key:
-                    records.pop(rid, None)
-                    packed.pop(rid, None)
-                    owner.pop(rid, None)
-                    removed.add(rid)
-            files[key] = {"sha256": hashes[key], "ids": new_ids}
+    # Errors reading the copied Whoosh files mean the previous index is damaged.
+    damaged = eindex.reading(directory) if previous is not None else contextlib.nullcontext()
+    with damaged:
+        workers = _Workers(staging, strict, max(1, min(processes, len(changed))))
+        try:
             if progress:
-                progress(done, len(changed))
-        segments = workers.finish()
-    finally:
-        workers.close()
-    # Old copies of re-indexed sheets and sheets gone from their file leave the old segments.
-    eindex.commit_segments(staging, sorted(in_old_index & (set(seen_this_run) | removed)), segments)
+                progress(0, len(changed))
+            for done, (key, records, packed) in enumerate(workers.run(changed), start=1):
+                contents.take(key, hashes[key], records, packed)
+                if progress:
+                    progress(done, len(changed))
+            segments = workers.finish()
+        finally:
+            workers.close()
+        # Old copies of re-indexed sheets, and sheets gone from their file, leave the old
+        # segments; the workers' segments join the index.
+        replaced = in_old_index & (set(contents.seen) | contents.removed)
+        eindex.commit_segments(staging, sorted(replaced), segments)
 
-    ordered = list(records.values())
-    ordered_packed = [packed[record.id] for record in ordered]
+    ordered = list(contents.records.values())
+    ordered_packed = [contents.packed[record.id] for record in ordered]
     eindex.write_store(staging, ordered, ordered_packed)
     _fit_similarity(staging, ordered, ordered_packed)
-    eindex.write_manifest(staging, eindex.new_manifest(files, len(ordered)))
+    eindex.write_manifest(staging, eindex.new_manifest(contents.files, len(ordered)))
     return BuildReport(
         directory,
-        added,
-        replaced,
+        contents.added_files,
+        contents.replaced_files,
         skipped,
-        indexed,
-        len(removed),
+        len(contents.seen),
+        len(contents.removed),
         len(ordered),
-        warnings,
+        contents.warnings,
         time.perf_counter() - started,
     )
 

@@ -5,9 +5,10 @@ Returns data, never prints. The engine (Whoosh) is reached only through evalsear
 Query language (whitespace separates clauses; every clause is required):
 
 * ``外国人技能実習生との交流`` -- a clause typed without spaces: all its content words must
-  occur; words in a row rank higher. A compound word matches itself or the phrase of its
-  mode-A parts (実習生 finds 技能実習生);
-* ``"技能実習生との交流"`` (or 「…」) -- the words must be adjacent;
+  occur (particles and punctuation are ignored); words in a row rank higher. A compound word
+  matches itself (ranked first) or its mode-A parts in a row inside a longer compound
+  (実習生 finds 技能実習生; 技能と実習生 is two words and does not make 技能実習生);
+* ``"技能実習生との交流"`` (or 「…」) -- the content words must be adjacent, in order;
 * ``A OR B`` -- either clause; ``NOT A`` or ``-A`` -- no hit contains A;
 * ``オ:統合`` -- the clause must match in one passage (ア…カ, 見直し, 動向, 活動, 意図, 事業名).
 """
@@ -333,37 +334,33 @@ def _word_in(word: QueryWord, terms: frozenset[str]) -> bool:
 
 
 def highlight_spans(terms: Sequence[Term], words: Sequence[QueryWord]) -> list[tuple[int, int]]:
-    """Char ranges of ``terms`` matching ``words``: the word itself or its parts in a row."""
-    from evalsearch.index import whoosh_positions
-
-    positions = whoosh_positions(terms)
-    by_position: dict[int, list[int]] = {}
-    for number, (_, position) in enumerate(positions):
-        by_position.setdefault(position, []).append(number)
+    """Char ranges of ``terms`` matching ``words``: the word itself, or its parts in a row
+    inside one compound (the same match rule as the index)."""
     wanted = {word.term for word in words}
-    spans: set[tuple[int, int]] = set()
+    chains = [word.parts for word in words if word.parts]
+    spans: list[tuple[int, int]] = []
+    group: list[Term] = []  # the parts of the current compound
+
+    def match_parts() -> None:
+        texts = [part.text for part in group]
+        for chain in chains:
+            size = len(chain)
+            for i in range(len(texts) - size + 1):
+                if tuple(texts[i : i + size]) == chain:
+                    spans.append((group[i].start, group[i + size - 1].end))
+
     for term in terms:
-        if term.text in wanted and not term.is_part:
-            spans.add((term.start, term.end))
-    for word in words:
-        if not word.parts:
+        if term.is_part:
+            group.append(term)
             continue
-        for number, (text, position) in enumerate(positions):
-            if text != word.parts[0]:
-                continue
-            chain = [number]
-            for offset, part in enumerate(word.parts[1:], start=1):
-                follow = [
-                    n for n in by_position.get(position + offset, []) if terms[n].text == part
-                ]
-                if not follow:
-                    break
-                chain.append(follow[0])
-            else:
-                spans.add((terms[chain[0]].start, terms[chain[-1]].end))
+        match_parts()
+        group = []
+        if term.text in wanted:
+            spans.append((term.start, term.end))
+    match_parts()
     # A compound already highlighted covers its own parts: keep only outermost spans.
     merged: list[tuple[int, int]] = []
-    for start, end in sorted(spans, key=lambda span: (span[0], -span[1])):
+    for start, end in sorted(set(spans), key=lambda span: (span[0], -span[1])):
         if merged and start < merged[-1][1]:
             merged[-1] = (merged[-1][0], max(merged[-1][1], end))
         else:
@@ -399,6 +396,10 @@ def make_snippet(label: str, text: str, words: Sequence[QueryWord]) -> Snippet |
     if end - start > SNIPPET_CHARS:
         first = inside[0][0]
         window_start = max(start, first - SNIPPET_CHARS // 3)
+        # Start after a 読点 close by rather than in the middle of a word.
+        comma = text.find("、", window_start, first)
+        if window_start > start and 0 <= comma < window_start + 12:
+            window_start = comma + 1
         window_end = min(end, window_start + SNIPPET_CHARS)
         prefix = "…" if window_start > start else ""
         suffix = "…" if window_end < end else ""

@@ -171,6 +171,18 @@ def test_search_on_an_old_index_asks_for_a_rebuild(index_dir: Path, tmp_path: Pa
     assert "--rebuild" in result.stderr
 
 
+def test_search_on_a_damaged_index_says_so(index_dir: Path, tmp_path: Path) -> None:
+    damaged = tmp_path / "damaged"
+    shutil.copytree(index_dir, damaged)
+    for path in (damaged / "whoosh").glob("*.seg"):
+        path.write_bytes(path.read_bytes()[:100])
+    result = invoke("search", "統合", "--index", str(damaged))
+    assert result.exit_code == 1
+    assert "Aborted" not in result.output
+    assert f"エラー: 索引 {damaged} が壊れているため読み込めません" in result.stderr
+    assert "--rebuild" in result.stderr
+
+
 def test_show_prints_every_passage_of_the_newest_year(index_dir: Path) -> None:
     result = invoke("show", "12276", "--index", str(index_dir))
     assert result.exit_code == 0, result.output

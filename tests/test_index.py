@@ -239,6 +239,25 @@ def test_a_corrupt_index_gives_a_clear_message(work: Path, damage) -> None:
     assert "--rebuild" in str(caught.value)
 
 
+def _truncate_segments(index_dir: Path) -> None:
+    for path in (index_dir / "whoosh").glob("*.seg"):
+        data = path.read_bytes()
+        path.write_bytes(data[: len(data) // 3])
+
+
+def test_damaged_segment_files_give_a_clear_message_and_rebuild_repairs(work: Path) -> None:
+    _truncate_segments(work / "index")
+    with pytest.raises(IndexCorruptError, match="壊れているため読み込めません（EOFError"):
+        search(work / "index", "統合")
+    (work / "corpus" / "extra.txt").write_text(
+        (work / "corpus" / "extra.txt").read_text("utf-8").replace("市道", "農道"), "utf-8"
+    )
+    with pytest.raises(IndexCorruptError, match="--rebuild"):
+        build_index([work / "corpus"], work / "index")
+    build_index([work / "corpus"], work / "index", rebuild=True)
+    assert hits(work / "index", "農道") == ["2023-40001"]
+
+
 def test_corrupt_records_are_reported(work: Path) -> None:
     (work / "index" / "records.jsonl").write_text("{not json\n", "utf-8")
     with pytest.raises(IndexCorruptError, match=r"records\.jsonl 1行目"):
@@ -278,5 +297,27 @@ def test_the_whoosh_schema_pickles_its_sudachi_tokenizer() -> None:
         "技能",
         "実習",
         "生",
+        "\x02技能実習",
+        "\x02技能実習生",
+        "\x02実習生",
         "交流",
+    ]
+
+
+def test_index_tokens_put_a_compound_its_parts_and_sub_compounds_at_one_position() -> None:
+    from evalsearch.analysis import analyze
+
+    assert eindex.index_tokens(analyze("外国人技能実習生との交流"), base=100) == [
+        ("外国人", 100),
+        ("外国", 100),
+        ("人", 100),
+        ("\x02外国人", 100),
+        ("技能実習生", 101),
+        ("技能", 101),
+        ("実習", 101),
+        ("生", 101),
+        ("\x02技能実習", 101),
+        ("\x02技能実習生", 101),
+        ("\x02実習生", 101),
+        ("交流", 102),
     ]

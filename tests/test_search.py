@@ -62,11 +62,10 @@ def test_a_word_with_the_exact_term_ranks_first(opened: OpenedIndex) -> None:
     assert ids(opened, "実習生")[0] == "2023-30008"
 
 
-def test_the_exact_compound_ranks_above_its_parts_apart(opened: OpenedIndex) -> None:
-    found = ids(opened, "技能実習生")
-    # 30008 has 技能と実習生: the parts in a row (particles do not count), not the compound.
-    assert "2023-30008" in found
-    assert found.index("2023-30001") < found.index("2023-30008")
+def test_parts_in_different_words_do_not_make_the_compound(opened: OpenedIndex) -> None:
+    # 30008 has 技能と実習生: 技能 and 実習生 are two words, not the compound 技能実習生.
+    assert "2023-30008" not in ids(opened, "技能実習生")
+    assert "2023-30008" in ids(opened, "技能 実習生")
 
 
 @pytest.mark.parametrize("query", ["ＮＰＯ", "NPO", "npo"])
@@ -232,3 +231,51 @@ def test_unknown_field_and_answer_label_are_errors(opened: OpenedIndex) -> None:
         search(opened, "統合", field="キ")
     with pytest.raises(QuerySyntaxError, match="--answer キ=… の項目がありません"):
         search(opened, "統合", answers={"キ": "ある"})
+
+
+def test_total_and_facets_count_every_match_even_with_a_small_limit(opened: OpenedIndex) -> None:
+    # Whoosh prunes matches that cannot reach the top hits; the count must not.
+    everything = search(opened, "ＮＰＯ OR 防災訓練 OR 統合", limit=50)
+    first = search(opened, "ＮＰＯ OR 防災訓練 OR 統合", limit=1)
+    assert first.total == everything.total == len(everything.hits)
+    assert first.facets == everything.facets
+
+
+# --- snippets without an index ----------------------------------------------------------
+
+
+def test_a_long_sentence_is_cut_around_its_first_match() -> None:
+    from evalsearch.analysis import analyze_query
+    from evalsearch.search import SNIPPET_CHARS, make_snippet
+
+    text = (
+        "前置き。"
+        + "市内の事業所を訪問し、" * 20
+        + "外国人技能実習生の生活相談を行う。"
+        + "後書き。"
+    )
+    snippet = make_snippet("活動", text, analyze_query("実習生"))
+    assert snippet is not None
+    assert snippet.text.startswith("…市内の事業所を訪問し、")
+    assert snippet.text.endswith("外国人技能実習生の生活相談を行う。")
+    assert len(snippet.text) <= SNIPPET_CHARS + 2
+    assert [snippet.text[s:e] for s, e in snippet.highlights] == ["実習生"]
+    assert "前置き" not in snippet.text
+    early = make_snippet(
+        "活動", "技能実習生の" + "生活相談、" * 40 + "を行う。", analyze_query("実習生")
+    )
+    assert early is not None
+    assert early.text.startswith("技能実習生の生活相談、") and early.text.endswith("…")
+    assert len(early.text) == SNIPPET_CHARS + 1
+
+
+def test_highlights_cover_a_compound_or_its_parts_in_a_row() -> None:
+    from evalsearch.analysis import analyze, analyze_query
+    from evalsearch.search import highlight_spans
+
+    text = "技能実習生と実習の生徒、実習生。"
+    spans = highlight_spans(analyze(text), analyze_query("実習生"))
+    assert [text[s:e] for s, e in spans] == ["実習生", "実習生"]
+    assert spans[0] == (2, 5)  # inside 技能実習生
+    spans = highlight_spans(analyze(text), analyze_query("技能実習生"))
+    assert [text[s:e] for s, e in spans] == ["技能実習生"]

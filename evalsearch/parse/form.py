@@ -125,15 +125,8 @@ CHECK_GROUPS: dict[str, tuple[str, ...]] = {
     "イ": ("可能", "一部可能", "不可能"),
     "ウエオ": ("ある", "一部ある", "ない"),
     "カ": ("ある", "検討の必要性がある", "ない", "既に負担がある"),
-    "direction": (
-        "現状のまま継続",
-        "見直しのうえで継続",
-        *DIRECTION_MEASURES,
-        "終期設定あり",
-        "休止",
-        "廃止",
-        "完了",
-    ),
+    # The measures are printed in parentheses right after 見直しのうえで継続.
+    "direction": (*DIRECTION_DECISIONS[:2], *DIRECTION_MEASURES, *DIRECTION_DECISIONS[2:]),
 }
 
 SHARED_GROUP = "ウエオ"
