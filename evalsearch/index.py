@@ -7,7 +7,7 @@ An index directory holds::
     manifest.json   schema version, Sudachi dictionary version, indexed files and their hashes
     whoosh/         the Whoosh index (one document per sheet, unique key ``id``)
     records.jsonl   every indexed record (SheetRecord JSON form), for show/similar/report
-    terms.pkl       every record's analysed passages, so an incremental run re-analyses nothing
+    terms.jsonl     every record's analysed passages, so an incremental run re-analyses nothing
     (similarity)    whatever ``SimilarityModel.save`` writes
 
 Terms are analysed once per indexing run (``evalsearch.analysis.analyze``) and handed to
@@ -51,13 +51,13 @@ if TYPE_CHECKING:
     from evalsearch.search import Clause as ClauseLike
     from evalsearch.search import ParsedQuery as ParsedQueryLike
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """Bump whenever the schema, the on-disk layout or the analysis rules change."""
 
 MANIFEST = "manifest.json"
 WHOOSH_DIR = "whoosh"
 RECORDS_FILE = "records.jsonl"
-TERMS_FILE = "terms.pkl"
+TERMS_FILE = "terms.jsonl"
 
 PASSAGE_FIELDS: dict[str, str] = {
     "ア": "p_a",
@@ -96,7 +96,7 @@ posting twice (~40% of the indexing time): 768 keeps ~4M postings (~5,000 sheets
 TERM_SEPARATOR = "\x1f"
 
 StoredTerms = tuple[tuple[str, int, int, int, bool], ...]
-"""A passage's terms as plain tuples (text, position, start, end, is_part) for pickling."""
+"""A passage's terms as plain tuples (text, position, start, end, is_part), stored as JSON."""
 
 
 def default_index_dir() -> Path:
@@ -343,20 +343,29 @@ def write_store(
         for record in records:
             out.write(json.dumps(record.to_dict(), ensure_ascii=False))
             out.write("\n")
-    with (directory / TERMS_FILE).open("wb") as out:
-        pickle.dump(
-            {record.id: terms for record, terms in zip(records, packed_terms, strict=True)},
-            out,
-            protocol=pickle.HIGHEST_PROTOCOL,
-        )
+    # JSON, not pickle: reading an index directory must never execute what is stored in it.
+    with (directory / TERMS_FILE).open("w", encoding="utf-8") as out:
+        for record, terms in zip(records, packed_terms, strict=True):
+            out.write(json.dumps([record.id, terms], ensure_ascii=False, separators=(",", ":")))
+            out.write("\n")
 
 
 def read_packed_terms(directory: Path) -> dict[str, dict[str, StoredTerms]]:
+    packed: dict[str, dict[str, StoredTerms]] = {}
     try:
-        with (directory / TERMS_FILE).open("rb") as handle:
-            return pickle.load(handle)
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError) as error:
+        with (directory / TERMS_FILE).open(encoding="utf-8") as handle:
+            for line in handle:
+                record_id, terms = json.loads(line)
+                packed[record_id] = {
+                    label: tuple(
+                        (text, position, start, end, bool(part))
+                        for text, position, start, end, part in items
+                    )
+                    for label, items in terms.items()
+                }
+    except (OSError, ValueError, TypeError) as error:
         raise _corrupt(directory, f"{TERMS_FILE}: {error}") from error
+    return packed
 
 
 # --- opening -----------------------------------------------------------------------------
