@@ -53,6 +53,34 @@ def reports_errors(command: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+class TableJsonCsv(StrEnum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+class TableJson(StrEnum):
+    table = "table"
+    json = "json"
+
+
+IndexDirOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--index", help="索引ディレクトリ（既定: 環境変数 EVALSEARCH_INDEX、なければ ./index）"
+    ),
+]
+
+
+def _index_dir(index: Path | None) -> Path:
+    """The index directory, checked first so a missing or outdated index is reported as such."""
+    from evalsearch.index import default_index_dir, read_manifest
+
+    directory = index if index is not None else default_index_dir()
+    read_manifest(directory)
+    return directory
+
+
 class ParseFormat(StrEnum):
     json = "json"
     jsonl = "jsonl"
@@ -78,7 +106,7 @@ def parse(
 
     records = list(parse_paths(files, strict=strict))
     if output_format is ParseFormat.table:
-        from evalsearch.render import records_table
+        from evalsearch.display import records_table
 
         stdout.print(records_table(records))
         for record in records:
@@ -92,177 +120,7 @@ def parse(
     typer.echo(json.dumps([record.to_dict() for record in records], ensure_ascii=False, indent=2))
 
 
-# --- similar / candidates / report (issue 4) ------------------------------------------------
-
-
-class SimilarFormat(StrEnum):
-    table = "table"
-    json = "json"
-
-
-class CandidatesFormat(StrEnum):
-    table = "table"
-    json = "json"
-    csv = "csv"
-
-
-SimilarityIndexOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--index", help="索引ディレクトリ（既定: 環境変数 EVALSEARCH_INDEX、なければ ./index）"
-    ),
-]
-
-
-def _similarity_index_dir(index: Path | None) -> Path:
-    from evalsearch.index import default_index_dir, read_manifest
-
-    directory = index if index is not None else default_index_dir()
-    read_manifest(directory)  # a missing or outdated index is reported before the model
-    return directory
-
-
-@app.command("similar")
-@reports_errors
-def similar_command(
-    project: Annotated[str, typer.Argument(help="事業番号（例: 12276）または ID（2023-12276）")],
-    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="表示する件数")] = 10,
-    same_year: Annotated[
-        bool,
-        typer.Option(
-            "--same-year/--any-year",
-            help="同じ年度のシートとだけ比べる（既定。同じ事業の他年度は除く）／全年度と比べる",
-        ),
-    ] = True,
-    year: Annotated[
-        int | None, typer.Option("--year", help="PROJECT の年度（既定: 最新の年度）")
-    ] = None,
-    output_format: Annotated[
-        SimilarFormat, typer.Option("--format", help="出力形式: table（一覧表）/ json")
-    ] = SimilarFormat.table,
-    index: SimilarityIndexOption = None,
-) -> None:
-    """PROJECT に記述が似ている事業を、共通語と対応する記述つきで表示する。"""
-    from evalsearch.index import find_records
-    from evalsearch.similarity import SimilarityModel, similar
-
-    directory = _similarity_index_dir(index)
-    sheet = find_records(directory, project, year)[0]
-    result = similar(SimilarityModel.load(directory), sheet.id, limit=limit, any_year=not same_year)
-    if output_format is SimilarFormat.json:
-        typer.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
-        return
-    from evalsearch.report import similar_table
-
-    stdout.print(similar_table(result))
-
-
-@app.command("candidates")
-@reports_errors
-def candidates_command(
-    year: Annotated[int | None, typer.Option("--year", help="この年度のシートだけを見る")] = None,
-    min_score: Annotated[
-        float,
-        typer.Option("--min-score", min=0.0, max=1.0, help="この値以上のスコアの組み合わせを出す"),
-    ] = 0.15,
-    limit: Annotated[
-        int | None, typer.Option("--limit", "-n", min=1, help="出力する組み合わせの最大数")
-    ] = None,
-    output_format: Annotated[
-        CandidatesFormat, typer.Option("--format", help="出力形式: table（一覧表）/ json / csv")
-    ] = CandidatesFormat.table,
-    index: SimilarityIndexOption = None,
-) -> None:
-    """統合・振替を検討すべき事業の組み合わせを、理由つきでスコアの高い順に出す。"""
-    from evalsearch.candidates import find_candidates
-    from evalsearch.similarity import SimilarityModel
-
-    directory = _similarity_index_dir(index)
-    result = find_candidates(
-        SimilarityModel.load(directory), year=year, min_score=min_score, limit=limit
-    )
-    if output_format is CandidatesFormat.json:
-        for piece in result.iter_json():
-            typer.echo(piece, nl=False)
-    elif output_format is CandidatesFormat.csv:
-        typer.echo(result.to_csv(), nl=False)
-    else:
-        from evalsearch.report import TABLE_ROWS, candidates_table
-
-        stdout.print(candidates_table(result, max_rows=limit or TABLE_ROWS))
-
-
-@app.command("report")
-@reports_errors
-def report_command(
-    out: Annotated[
-        Path, typer.Option("--out", "-o", help="出力ファイル（.html / .md / .csv で形式を選ぶ）")
-    ],
-    project: Annotated[
-        str | None, typer.Option("--project", help="この事業と類似事業の比較表を作る")
-    ] = None,
-    candidates: Annotated[
-        bool, typer.Option("--candidates", help="統合・振替候補の報告書を作る")
-    ] = False,
-    year: Annotated[
-        int | None, typer.Option("--year", help="対象年度（--project では事業の年度）")
-    ] = None,
-    min_score: Annotated[
-        float, typer.Option("--min-score", min=0.0, max=1.0, help="--candidates で載せる最低スコア")
-    ] = 0.15,
-    limit: Annotated[
-        int, typer.Option("--limit", "-n", min=1, help="--project で載せる類似事業の数")
-    ] = 10,
-    index: SimilarityIndexOption = None,
-) -> None:
-    """委員会で読める報告書（HTML・Markdown・CSV）を書き出す。"""
-    from evalsearch.report import (
-        build_candidates_report,
-        build_project_report,
-        output_format,
-        write_report,
-    )
-
-    if (project is None) == (not candidates):
-        raise typer.BadParameter(
-            "--project P と --candidates のどちらか一方を指定してください。", param_hint="--project"
-        )
-    try:
-        output_format(out)
-    except ValueError as error:
-        raise typer.BadParameter(str(error), param_hint="--out") from None
-    from evalsearch.index import find_records, load_records
-    from evalsearch.similarity import SimilarityModel
-
-    directory = _similarity_index_dir(index)
-    if project is not None:
-        sheet = find_records(directory, project, year)[0]
-        model = SimilarityModel.load(directory)
-        report = build_project_report(model, load_records(directory), sheet.id, limit=limit)
-    else:
-        model = SimilarityModel.load(directory)
-        report = build_candidates_report(
-            model, load_records(directory), year=year, min_score=min_score
-        )
-    path = write_report(report, out)
-    stdout.print(f"報告書を書き出しました: {path.resolve()}", markup=False, highlight=False)
-
-
-# --- index / search / show (issue 3) ---------------------------------------------------------
-
-
-class SearchFormat(StrEnum):
-    table = "table"
-    json = "json"
-    csv = "csv"
-
-
-IndexDirOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--index", help="索引ディレクトリ（既定: 環境変数 EVALSEARCH_INDEX、なければ ./index）"
-    ),
-]
+# --- index / search / show -----------------------------------------------------------------
 
 
 @app.command("index")
@@ -368,8 +226,8 @@ def search_command(
     ] = None,
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="表示する件数")] = 10,
     output_format: Annotated[
-        SearchFormat, typer.Option("--format", help="出力形式: table（一覧表）/ json / csv")
-    ] = SearchFormat.table,
+        TableJsonCsv, typer.Option("--format", help="出力形式: table（一覧表）/ json / csv")
+    ] = TableJsonCsv.table,
 ) -> None:
     """索引を検索し、該当箇所を項目名つきで表示する。"""
     from evalsearch.search import search
@@ -385,20 +243,16 @@ def search_command(
         answers=_parse_answers(answer),
         limit=limit,
     )
-    if output_format is SearchFormat.json:
+    if output_format is TableJsonCsv.json:
         typer.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
-    elif output_format is SearchFormat.csv:
-        typer.echo(_search_csv(result), nl=False)
+    elif output_format is TableJsonCsv.csv:
+        from evalsearch.display import search_csv
+
+        typer.echo(search_csv(result), nl=False)
     else:
         from evalsearch.display import search_table
 
         stdout.print(search_table(result))
-
-
-def _search_csv(result: Any) -> str:
-    from evalsearch.display import search_csv
-
-    return search_csv(result)
 
 
 @app.command("show")
@@ -420,6 +274,135 @@ def show_command(
     sheet = found[0]
     others = [record.fiscal_year for record in found[1:]] if year is None else []
     stdout.print(sheet_view(sheet, others), highlight=False)
+
+
+# --- similar / candidates / report ----------------------------------------------------------
+
+
+@app.command("similar")
+@reports_errors
+def similar_command(
+    project: Annotated[str, typer.Argument(help="事業番号（例: 12276）または ID（2023-12276）")],
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="表示する件数")] = 10,
+    same_year: Annotated[
+        bool,
+        typer.Option(
+            "--same-year/--any-year",
+            help="同じ年度のシートとだけ比べる（既定。同じ事業の他年度は除く）／全年度と比べる",
+        ),
+    ] = True,
+    year: Annotated[
+        int | None, typer.Option("--year", help="PROJECT の年度（既定: 最新の年度）")
+    ] = None,
+    output_format: Annotated[
+        TableJson, typer.Option("--format", help="出力形式: table（一覧表）/ json")
+    ] = TableJson.table,
+    index: IndexDirOption = None,
+) -> None:
+    """PROJECT に記述が似ている事業を、共通語と対応する記述つきで表示する。"""
+    from evalsearch.index import find_records
+    from evalsearch.similarity import SimilarityModel, similar
+
+    directory = _index_dir(index)
+    sheet = find_records(directory, project, year)[0]
+    result = similar(SimilarityModel.load(directory), sheet.id, limit=limit, any_year=not same_year)
+    if output_format is TableJson.json:
+        typer.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
+        return
+    from evalsearch.report import similar_table
+
+    stdout.print(similar_table(result))
+
+
+@app.command("candidates")
+@reports_errors
+def candidates_command(
+    year: Annotated[int | None, typer.Option("--year", help="この年度のシートだけを見る")] = None,
+    min_score: Annotated[
+        float,
+        typer.Option("--min-score", min=0.0, max=1.0, help="この値以上のスコアの組み合わせを出す"),
+    ] = 0.15,
+    limit: Annotated[
+        int | None, typer.Option("--limit", "-n", min=1, help="出力する組み合わせの最大数")
+    ] = None,
+    output_format: Annotated[
+        TableJsonCsv, typer.Option("--format", help="出力形式: table（一覧表）/ json / csv")
+    ] = TableJsonCsv.table,
+    index: IndexDirOption = None,
+) -> None:
+    """統合・振替を検討すべき事業の組み合わせを、理由つきでスコアの高い順に出す。"""
+    from evalsearch.candidates import find_candidates
+    from evalsearch.similarity import SimilarityModel
+
+    directory = _index_dir(index)
+    result = find_candidates(
+        SimilarityModel.load(directory), year=year, min_score=min_score, limit=limit
+    )
+    if output_format is TableJsonCsv.json:
+        for piece in result.iter_json():
+            typer.echo(piece, nl=False)
+    elif output_format is TableJsonCsv.csv:
+        typer.echo(result.to_csv(), nl=False)
+    else:
+        from evalsearch.report import TABLE_ROWS, candidates_table
+
+        stdout.print(candidates_table(result, max_rows=limit or TABLE_ROWS))
+
+
+@app.command("report")
+@reports_errors
+def report_command(
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="出力ファイル（.html / .md / .csv で形式を選ぶ）")
+    ],
+    project: Annotated[
+        str | None, typer.Option("--project", help="この事業と類似事業の比較表を作る")
+    ] = None,
+    candidates: Annotated[
+        bool, typer.Option("--candidates", help="統合・振替候補の報告書を作る")
+    ] = False,
+    year: Annotated[
+        int | None, typer.Option("--year", help="対象年度（--project では事業の年度）")
+    ] = None,
+    min_score: Annotated[
+        float, typer.Option("--min-score", min=0.0, max=1.0, help="--candidates で載せる最低スコア")
+    ] = 0.15,
+    limit: Annotated[
+        int, typer.Option("--limit", "-n", min=1, help="--project で載せる類似事業の数")
+    ] = 10,
+    index: IndexDirOption = None,
+) -> None:
+    """委員会で読める報告書（HTML・Markdown・CSV）を書き出す。"""
+    from evalsearch.report import (
+        build_candidates_report,
+        build_project_report,
+        output_format,
+        write_report,
+    )
+
+    if (project is None) == (not candidates):
+        raise typer.BadParameter(
+            "--project P と --candidates のどちらか一方を指定してください。", param_hint="--project"
+        )
+    try:
+        output_format(out)
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="--out") from None
+    from evalsearch.index import find_records, load_records
+    from evalsearch.similarity import SimilarityModel
+
+    directory = _index_dir(index)
+    if project is not None:
+        sheet = find_records(directory, project, year)[0]
+        model = SimilarityModel.load(directory)
+        report = build_project_report(model, load_records(directory), sheet.id, limit=limit)
+    else:
+        model = SimilarityModel.load(directory)
+        report = build_candidates_report(
+            model, load_records(directory), year=year, min_score=min_score
+        )
+    path = write_report(report, out)
+    stdout.print(f"報告書を書き出しました: {path.resolve()}", markup=False, highlight=False)
 
 
 def main() -> None:

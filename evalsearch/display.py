@@ -14,30 +14,16 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from evalsearch.records import BUDGET_ROWS, ITEM_LABELS, SheetRecord
+from evalsearch.records import (
+    BUDGET_ROW_TITLES,
+    BUDGET_ROWS,
+    ITEM_LABELS,
+    ITEM_QUESTIONS,
+    SheetRecord,
+)
 from evalsearch.search import SearchResult, Snippet
 
 FACET_TITLES = {"department": "主管課別の件数", "decision": "今後の方向性別の件数"}
-
-ITEM_QUESTIONS = {
-    "ア": "意図する成果に有効に結びついていますか",
-    "イ": "市以外がその事業に取り組むことは可能ですか",
-    "ウ": "事業内容の中で、見直しを行う必要はありますか",
-    "エ": "単位コストまたは事業費を工夫できるアイデアはありますか",
-    "オ": "他の事業との統合について可能性がありますか",
-    "カ": "受益者に負担をいただく（又は負担を見直す）可能性はありますか",
-}
-
-BUDGET_TITLES = {
-    "project_cost": "事業費",
-    "national_prefectural": "国道支出金",
-    "municipal_bonds": "地方債",
-    "other": "その他",
-    "general_revenue": "一般財源",
-    "staff_fte": "人員（人工）",
-    "staff_cost": "職員人件費",
-    "total_cost": "総事業費",
-}
 
 
 def snippet_text(snippet: Snippet) -> Text:
@@ -154,7 +140,7 @@ def sheet_view(record: SheetRecord, other_years: Sequence[int] = ()) -> Group:
     for name in BUDGET_ROWS:
         row = record.budget.row(name)
         if row is not None:
-            budget.add_row(BUDGET_TITLES[name], *(_value(value) for value in row))
+            budget.add_row(BUDGET_ROW_TITLES[name], *(_value(value) for value in row))
     if budget.row_count:
         parts.append(Text(""))
         parts.append(budget)
@@ -196,3 +182,38 @@ def sheet_view(record: SheetRecord, other_years: Sequence[int] = ()) -> Group:
         years = "、".join(f"{year}年度" for year in other_years)
         parts.append(Text(f"\n他の年度のシート: {years}（--year で指定）"))
     return Group(*parts)
+
+
+def format_thousand_yen(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.0f}"
+
+
+def records_table(records: Sequence[SheetRecord]) -> Table:
+    """One row per sheet: the summary a reviewer scans before opening a sheet."""
+    table = Table(title=f"評価シート {len(records)}件", show_lines=False)
+    for header, justify in (
+        ("ID", "left"),
+        ("事業名", "left"),
+        ("主管課", "left"),
+        ("総事業費(千円)", "right"),
+        ("方向性", "left"),
+        ("オ（統合）", "left"),
+        ("警告", "right"),
+    ):
+        table.add_column(header, justify=justify, overflow="fold", no_wrap=header == "ID")  # type: ignore[arg-type]
+    for record in records:
+        integration = record.assessments.get("オ")
+        answer = "?" if integration is None or integration.answer is None else integration.answer
+        decision = record.direction.decision or "?"
+        if record.direction.measures:
+            decision += "（" + "・".join(record.direction.measures) + "）"
+        table.add_row(
+            record.id,
+            record.project_name,
+            record.department,
+            format_thousand_yen(record.budget.latest("total_cost")),
+            decision,
+            answer,
+            str(len(record.warnings)),
+        )
+    return table

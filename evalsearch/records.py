@@ -13,6 +13,16 @@ from typing import Any
 ITEM_LABELS: tuple[str, ...] = ("ア", "イ", "ウ", "エ", "オ", "カ")
 """The six assessment questions of section ５, in form order."""
 
+ITEM_QUESTIONS: dict[str, str] = {
+    "ア": "意図する成果に有効に結びついていますか",
+    "イ": "市以外がその事業に取り組むことは可能ですか（民間、ＮＰＯ等）",
+    "ウ": "事業内容の中で、見直しを行う必要はありますか",
+    "エ": "単位コストまたは事業費を工夫できるアイデアはありますか",
+    "オ": "他の事業との統合について可能性がありますか",
+    "カ": "受益者に負担をいただく（又は負担を見直す）可能性はありますか",
+}
+"""The questions as printed on the form."""
+
 BUDGET_COLUMNS_DEFAULT: tuple[str, ...] = ("R5予算", "R5決算", "R6予算")
 
 BUDGET_ROWS: tuple[str, ...] = (
@@ -26,6 +36,17 @@ BUDGET_ROWS: tuple[str, ...] = (
     "total_cost",
 )
 """Budget rows in form order; each holds one value per budget column (or None if blank)."""
+
+BUDGET_ROW_TITLES: dict[str, str] = {
+    "project_cost": "事業費",
+    "national_prefectural": "国道支出金",
+    "municipal_bonds": "地方債",
+    "other": "その他",
+    "general_revenue": "一般財源",
+    "staff_fte": "人員（人工）",
+    "staff_cost": "職員人件費",
+    "total_cost": "総事業費",
+}
 
 Number = int | float | None
 BudgetRow = tuple[Number, ...]

@@ -19,7 +19,13 @@ import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from evalsearch.records import BUDGET_COLUMNS_DEFAULT, BUDGET_ROWS, Budget, Number
+from evalsearch.records import (
+    BUDGET_COLUMNS_DEFAULT,
+    BUDGET_ROW_TITLES,
+    BUDGET_ROWS,
+    Budget,
+    Number,
+)
 
 BREAKDOWN_ROWS: tuple[str, ...] = (
     "national_prefectural",
@@ -28,16 +34,6 @@ BREAKDOWN_ROWS: tuple[str, ...] = (
     "general_revenue",
 )
 DEFAULT_STAFF_UNIT_COST = 7455
-ROW_NAMES_JA: dict[str, str] = {
-    "project_cost": "事業費",
-    "national_prefectural": "国道支出金",
-    "municipal_bonds": "地方債",
-    "other": "その他",
-    "general_revenue": "一般財源",
-    "staff_fte": "人員",
-    "staff_cost": "職員人件費",
-    "total_cost": "総事業費",
-}
 
 _SATISFIED = 2.0
 _BROKEN = -3.0
@@ -144,7 +140,7 @@ def place_budget(
             unplaced.append(row)
         elif row.label in labelled:
             warnings.append(
-                f"予算表の「{ROW_NAMES_JA[row.label]}」が2回あります（{row.line}行目を無視）"
+                f"予算表の「{BUDGET_ROW_TITLES[row.label]}」が2回あります（{row.line}行目を無視）"
             )
         else:
             labelled[row.label] = row.values

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from evalsearch.records import ITEM_LABELS
+from evalsearch.records import ITEM_LABELS, ITEM_QUESTIONS
 
 
 @dataclass(frozen=True)
@@ -28,14 +28,7 @@ def _literal(key: str, printed: str) -> LabelSpec:
     return LabelSpec(key, "".join(re.escape(char) for char in compact))
 
 
-QUESTIONS: dict[str, str] = {
-    "ア": "意図する成果に有効に結びついていますか",
-    "イ": "市以外がその事業に取り組むことは可能ですか（民間、ＮＰＯ等）",
-    "ウ": "事業内容の中で、見直しを行う必要はありますか",
-    "エ": "単位コストまたは事業費を工夫できるアイデアはありますか",
-    "オ": "他の事業との統合について可能性がありますか",
-    "カ": "受益者に負担をいただく（又は負担を見直す）可能性はありますか",
-}
+QUESTIONS: dict[str, str] = ITEM_QUESTIONS
 
 BUDGET_LABELS: dict[str, str] = {
     "project_cost": "事業費　（＝下記内訳計）",
