@@ -89,9 +89,10 @@ ANSWER_FIELDS: dict[str, str] = {
 PASSAGE_GAP = 100
 """Positions left between passages in the combined field so a phrase never spans two."""
 
-WRITER_LIMIT_MB = 768
-"""Whoosh pool memory per writer before it spills a sorted run to disk. Spilling pickles every
-posting twice (~40% of the indexing time): 768 keeps ~4M postings (~5,000 sheets) in memory."""
+WRITER_LIMIT_MB = 256
+"""Whoosh pool memory per writer before it spills a sorted run to disk. Measured at 10,000
+sheets on 2 cores (bench/run.py): 768 MB gave 268 sheets/s at 1,894 MB peak RSS, 256 MB gives
+219 sheets/s at 1,627 MB. Spilling costs speed, but the memory target (2 GiB) is the tighter one."""
 
 TERM_SEPARATOR = "\x1f"
 
