@@ -11,6 +11,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from evalsearch.parse.form import (
+    CHECK_GROUPS,
+    DIRECTION_DECISIONS,
+    DIRECTION_MEASURES,
+    SHARED_GROUP,
+)
+from evalsearch.records import ITEM_LABELS
+
 CITY = "潮見"
 """The fictional city every synthetic sheet belongs to (潮見市)."""
 
@@ -684,14 +692,9 @@ QUOTED_NOISE: tuple[str, ...] = (
 )
 """Sentences with 「」 that are not cross-references to a partner project (decoys)."""
 
-# Answer option sets, in form order.
+# Answer option sets, in form order: the printed form's own (evalsearch.parse.form).
 OPTIONS: dict[str, tuple[str, ...]] = {
-    "ア": ("結びついている", "一部結びついている", "結びついていない"),
-    "イ": ("可能", "一部可能", "不可能"),
-    "ウ": ("ある", "一部ある", "ない"),
-    "エ": ("ある", "一部ある", "ない"),
-    "オ": ("ある", "一部ある", "ない"),
-    "カ": ("ある", "検討の必要性がある", "ない", "既に負担がある"),
+    item: CHECK_GROUPS[item if item in CHECK_GROUPS else SHARED_GROUP] for item in ITEM_LABELS
 }
 ANSWER_WEIGHTS: dict[str, tuple[int, ...]] = {
     "ア": (45, 45, 10),
@@ -701,23 +704,11 @@ ANSWER_WEIGHTS: dict[str, tuple[int, ...]] = {
     "オ": (10, 25, 65),
     "カ": (10, 20, 45, 25),
 }
-REVIEW_STATUSES: tuple[str, ...] = (
-    "検討中",
-    "見直し・改善済み",
-    "見直しをしたが改善に至っていない",
-    "検討していない",
-)
+REVIEW_STATUSES: tuple[str, ...] = CHECK_GROUPS["review_status"]
 REVIEW_WEIGHTS: tuple[int, ...] = (40, 25, 10, 25)
-DECISIONS: tuple[str, ...] = (
-    "現状のまま継続",
-    "見直しのうえで継続",
-    "終期設定あり",
-    "休止",
-    "廃止",
-    "完了",
-)
+DECISIONS: tuple[str, ...] = DIRECTION_DECISIONS
 DECISION_WEIGHTS: tuple[int, ...] = (45, 35, 8, 3, 4, 5)
-MEASURES: tuple[str, ...] = ("拡充", "手段を見直す", "効率化", "簡素化", "統合・振替")
+MEASURES: tuple[str, ...] = DIRECTION_MEASURES
 TARGET_OUTLOOKS: tuple[str, ...] = ("増加", "同程度", "減少")
 PLAN_YEARS: tuple[str, ...] = ("H27", "H28", "H30", "R1", "R2")
 FTE_CHOICES: tuple[float, ...] = (
