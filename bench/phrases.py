@@ -15,7 +15,7 @@ from evalsearch.parse.form import (
     CHECK_GROUPS,
     DIRECTION_DECISIONS,
     DIRECTION_MEASURES,
-    SHARED_GROUP,
+    item_options,
 )
 from evalsearch.records import ITEM_LABELS
 
@@ -693,9 +693,7 @@ QUOTED_NOISE: tuple[str, ...] = (
 """Sentences with 「」 that are not cross-references to a partner project (decoys)."""
 
 # Answer option sets, in form order: the printed form's own (evalsearch.parse.form).
-OPTIONS: dict[str, tuple[str, ...]] = {
-    item: CHECK_GROUPS[item if item in CHECK_GROUPS else SHARED_GROUP] for item in ITEM_LABELS
-}
+OPTIONS: dict[str, tuple[str, ...]] = {item: item_options(item) for item in ITEM_LABELS}
 ANSWER_WEIGHTS: dict[str, tuple[int, ...]] = {
     "ア": (45, 45, 10),
     "イ": (20, 45, 35),

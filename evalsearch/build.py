@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from evalsearch.analysis import analyze
-from evalsearch.errors import DuplicateRecordError, EvalSearchError, ParseError
+from evalsearch.errors import DuplicateRecordError, ParseError
 from evalsearch.records import SheetRecord
 
 Progress = Callable[[int, int], None]
@@ -201,12 +201,10 @@ def build_index(
         raise ParseError("索引に入れるファイルがありません（ディレクトリ内の *.txt を読みます）。")
     processes = processes or os.cpu_count() or 1
 
+    eindex.check_index_location(directory)
     previous: dict[str, Any] | None = None
-    if _has_index_content(directory):
-        if rebuild:
-            _check_replaceable(directory)
-        else:
-            previous = eindex.read_manifest(directory)
+    if eindex.has_content(directory) and not rebuild:
+        previous = eindex.read_manifest(directory)
     old_files: dict[str, dict[str, Any]] = dict(previous["files"]) if previous else {}
 
     hashes = {str(path): file_hash(path) for path in files}
@@ -266,6 +264,7 @@ class _Contents:
     records: dict[str, SheetRecord]
     packed: dict[str, PackedRecord]
     files: dict[str, dict[str, Any]]  # manifest entries: path -> {"sha256", "ids"}
+    reparsed: frozenset[str] = frozenset()  # files this run parses again
     owner: dict[str, str] = field(default_factory=dict)  # record id -> file
     seen: dict[str, str] = field(default_factory=dict)  # ids (re)indexed by this run -> file
     removed: set[str] = field(default_factory=set)
@@ -298,6 +297,12 @@ class _Contents:
             self.seen[rid] = key
             other = self.owner.get(rid)
             if other is not None and other != key:
+                if other not in self.reparsed and Path(other).exists():
+                    raise DuplicateRecordError(
+                        f"ID {rid}（年度-事業番号）のシートが索引済みの {other} にもあります。"
+                        "どちらか一方だけを索引に入れるか、--rebuild で作り直してください。",
+                        file=key,
+                    )
                 # The sheet moved to another file: the old file no longer owns it.
                 self.files[other]["ids"] = [i for i in self.files[other]["ids"] if i != rid]
             self.records[rid] = record
@@ -333,6 +338,7 @@ def _build_in(
             {r.id: r for r in eindex.iter_records(directory)},
             eindex.read_packed_terms(directory),
             dict(old_files),
+            reparsed=frozenset(changed),
         )
     else:
         eindex.create_whoosh(staging).close()
@@ -389,11 +395,6 @@ def _fit_similarity(
 # --- directories -------------------------------------------------------------------------
 
 
-def _has_index_content(directory: Path) -> bool:
-    """Whether ``directory`` holds anything but dotfiles (the repository's index/.gitkeep)."""
-    return directory.is_dir() and any(not p.name.startswith(".") for p in directory.iterdir())
-
-
 def _keep_dotfiles(directory: Path, staging: Path) -> None:
     """Carry dotfiles that are not ours (index/.gitkeep) into the new index directory."""
     if not directory.is_dir():
@@ -401,19 +402,6 @@ def _keep_dotfiles(directory: Path, staging: Path) -> None:
     for path in directory.iterdir():
         if path.name.startswith(".") and path.is_file() and not (staging / path.name).exists():
             shutil.copy2(path, staging / path.name)
-
-
-def _check_replaceable(directory: Path) -> None:
-    """Refuse to replace a directory that is not an evalsearch index (--rebuild deletes it)."""
-    from evalsearch.index import MANIFEST, WHOOSH_DIR
-
-    if not directory.is_dir() or not (
-        (directory / MANIFEST).exists() or (directory / WHOOSH_DIR).is_dir()
-    ):
-        raise EvalSearchError(
-            f"{directory} は evalsearch の索引ではないため置き換えません。"
-            "空のディレクトリか新しいパスを --index に指定してください。"
-        )
 
 
 def _remove_stale_staging(directory: Path) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -18,6 +18,7 @@ import typer
 from rich.console import Console
 
 from evalsearch.errors import EvalSearchError
+from evalsearch.records import ITEM_LABELS, PASSAGE_LABELS
 
 app = typer.Typer(
     help="事務事業評価シートの検索・比較エンジン。",
@@ -178,7 +179,17 @@ def index_command(
         )
 
 
+def _check_choice(value: str | None, choices: Sequence[str], param: str) -> None:
+    if value is not None and value not in choices:
+        raise typer.BadParameter(
+            f"「{value}」は選べません。次のいずれかを指定してください: {'、'.join(choices)}",
+            param_hint=param,
+        )
+
+
 def _parse_answers(values: list[str] | None) -> dict[str, str]:
+    from evalsearch.parse.form import item_options
+
     answers: dict[str, str] = {}
     for value in values or ():
         label, separator, answer = value.partition("=")
@@ -188,6 +199,8 @@ def _parse_answers(values: list[str] | None) -> dict[str, str]:
                 f"{value}: 「項目=回答」の形で指定してください（例: オ=ある）。",
                 param_hint="--answer",
             )
+        _check_choice(label, ITEM_LABELS, "--answer")
+        _check_choice(answer, item_options(label), "--answer")
         answers[label] = answer
     return answers
 
@@ -230,8 +243,12 @@ def search_command(
     ] = TableJsonCsv.table,
 ) -> None:
     """索引を検索し、該当箇所を項目名つきで表示する。"""
+    from evalsearch.parse.form import DIRECTION_DECISIONS, DIRECTION_MEASURES
     from evalsearch.search import search
 
+    _check_choice(field, PASSAGE_LABELS, "--field")
+    _check_choice(decision, DIRECTION_DECISIONS, "--decision")
+    _check_choice(measure, DIRECTION_MEASURES, "--measure")
     result = search(
         index,
         query,

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 
+def rebuild_hint(directory: object) -> str:
+    """The command that fixes a missing, outdated or damaged index at ``directory``."""
+    return f"`evalsearch index PATH... --index {directory} --rebuild` で索引を作り直してください。"
+
+
 class EvalSearchError(Exception):
     """Base of every error evalsearch reports to the user (CLI exit code 1)."""
 

@@ -39,10 +39,12 @@ from whoosh.writing import SegmentWriter
 
 from evalsearch.analysis import Term, analyze, dictionary_version
 from evalsearch.errors import (
+    EvalSearchError,
     IndexCorruptError,
     IndexNotFoundError,
     IndexVersionError,
     ProjectNotFoundError,
+    rebuild_hint,
 )
 from evalsearch.records import ITEM_LABELS, PASSAGE_LABELS, SheetRecord
 
@@ -344,7 +346,8 @@ def write_store(
         for record in records:
             out.write(json.dumps(record.to_dict(), ensure_ascii=False))
             out.write("\n")
-    # JSON, not pickle: reading an index directory must never execute what is stored in it.
+    # JSON, not pickle, for our own store. (Whoosh's own files are pickles: open only indexes
+    # this tool built.)
     with (directory / TERMS_FILE).open("w", encoding="utf-8") as out:
         for record, terms in zip(records, packed_terms, strict=True):
             out.write(json.dumps([record.id, terms], ensure_ascii=False, separators=(",", ":")))
@@ -372,22 +375,41 @@ def read_packed_terms(directory: Path) -> dict[str, dict[str, StoredTerms]]:
 # --- opening -----------------------------------------------------------------------------
 
 
-def _rebuild_hint(directory: Path) -> str:
-    return f"`evalsearch index PATH... --index {directory} --rebuild` で索引を作り直してください。"
-
-
 def _corrupt(directory: Path, detail: str) -> IndexCorruptError:
     return IndexCorruptError(
-        f"索引 {directory} が壊れているため読み込めません（{detail}）。{_rebuild_hint(directory)}"
+        f"索引 {directory} が壊れているため読み込めません（{detail}）。{rebuild_hint(directory)}"
     )
+
+
+def has_content(directory: Path) -> bool:
+    """Whether ``directory`` holds anything but dotfiles (the repository's index/.gitkeep)."""
+    return directory.is_dir() and any(not p.name.startswith(".") for p in directory.iterdir())
+
+
+def is_index_dir(directory: Path) -> bool:
+    return (directory / MANIFEST).exists() or (directory / WHOOSH_DIR).is_dir()
+
+
+def check_index_location(directory: Path) -> None:
+    """Refuse a path that is a file or a folder of other things: an index run would replace it."""
+    if directory.exists() and not directory.is_dir():
+        raise EvalSearchError(
+            f"{directory} はディレクトリではありません。索引用の別のパスを --index に指定してください。"
+        )
+    if has_content(directory) and not is_index_dir(directory):
+        raise EvalSearchError(
+            f"{directory} は evalsearch の索引ではないため使えません（置き換えもしません）。"
+            "空のディレクトリか新しいパスを --index に指定してください。"
+        )
 
 
 def read_manifest(directory: Path) -> dict[str, Any]:
     """The manifest of the index at ``directory``, after every version check."""
     directory = Path(directory)
+    check_index_location(directory)
     path = directory / MANIFEST
     if not path.exists():
-        if directory.is_dir() and any(not p.name.startswith(".") for p in directory.iterdir()):
+        if has_content(directory):
             raise _corrupt(directory, f"{MANIFEST} がありません")
         raise IndexNotFoundError(
             f"索引 {directory} が見つかりません。"
@@ -402,13 +424,13 @@ def read_manifest(directory: Path) -> dict[str, Any]:
     if schema_version != SCHEMA_VERSION:
         raise IndexVersionError(
             f"索引 {directory} は別の形式（スキーマ版 {schema_version}、"
-            f"このバージョンは {SCHEMA_VERSION}）で作られています。{_rebuild_hint(directory)}"
+            f"このバージョンは {SCHEMA_VERSION}）で作られています。{rebuild_hint(directory)}"
         )
     current = dictionary_version()
     if built_with != current:
         raise IndexVersionError(
             f"索引 {directory} は別の Sudachi 辞書（{built_with}）で作られています"
-            f"（現在は {current}）。{_rebuild_hint(directory)}"
+            f"（現在は {current}）。{rebuild_hint(directory)}"
         )
     return manifest
 
@@ -552,7 +574,7 @@ def open_index(index_dir: str | Path | None = None) -> OpenedIndex:
     expected = set(make_schema().names())
     if names != expected:
         raise IndexVersionError(
-            f"索引 {directory} のフィールド構成が現在のものと違います。{_rebuild_hint(directory)}"
+            f"索引 {directory} のフィールド構成が現在のものと違います。{rebuild_hint(directory)}"
         )
     return OpenedIndex(directory, manifest, ix)
 

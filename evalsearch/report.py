@@ -25,6 +25,7 @@ from evalsearch.candidates import (
     score_pair,
 )
 from evalsearch.crossref import RELATION_LABELS, CrossReference, SheetInfo
+from evalsearch.errors import EvalSearchError
 from evalsearch.network import Edge, Node, render_svg
 from evalsearch.records import SheetRecord
 from evalsearch.similarity import SimilarityModel, SimilarResult, similar
@@ -234,9 +235,15 @@ def render(report: Report, fmt: Format) -> str:
 def write_report(report: Report, path: Path) -> Path:
     """Write ``report`` in the format the suffix asks for; CSV gets a BOM so Excel reads it."""
     fmt = output_format(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     encoding = "utf-8-sig" if fmt == "csv" else "utf-8"
-    path.write_text(render(report, fmt), encoding=encoding, newline="")
+    text = render(report, fmt)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding=encoding, newline="")
+    except OSError as error:
+        raise EvalSearchError(
+            f"{path} に書き出せません（{error.strerror or error}）。別の --out を指定してください。"
+        ) from None
     return path
 
 

@@ -43,6 +43,7 @@ from evalsearch.errors import (
     IndexVersionError,
     NotFittedError,
     ProjectNotFoundError,
+    rebuild_hint,
 )
 from evalsearch.records import ITEM_LABELS, SheetRecord
 
@@ -428,7 +429,7 @@ class SimilarityModel:
         if not hasattr(self, "vectors_"):
             raise NotFittedError(
                 "類似度モデルがまだ作られていません。"
-                "`evalsearch index --rebuild` で作ってください。"
+                "`evalsearch index PATH... --rebuild` で作ってください。"
             )
 
     # -- persistence -------------------------------------------------------------------------
@@ -468,29 +469,27 @@ class SimilarityModel:
         meta_path = directory / _FILES["meta"]
         if not meta_path.exists():
             raise NotFittedError(
-                f"{directory}: 類似度モデルがありません。"
-                "`evalsearch index --rebuild` で索引を作り直してください。"
+                f"{directory}: 類似度モデルがありません。{rebuild_hint(directory)}"
             )
         try:
             meta = json.loads(meta_path.read_text("utf-8"))
         except (OSError, ValueError) as error:
             raise IndexCorruptError(
-                f"{meta_path}: 類似度モデルを読めません（{error}）。"
-                "`evalsearch index --rebuild` で作り直してください。"
+                f"{meta_path}: 類似度モデルを読めません（{error}）。{rebuild_hint(directory)}"
             ) from None
         version = meta.get("format_version")
         if version != MODEL_FORMAT_VERSION:
             raise IndexVersionError(
                 f"{directory}: 類似度モデルの形式が古いか新しすぎます（版 {version}、"
                 f"必要な版 {MODEL_FORMAT_VERSION}）。"
-                "`evalsearch index --rebuild` で作り直してください。"
+                f"{rebuild_hint(directory)}"
             )
         dictionary = _dictionary_version()
         if meta.get("dictionary_version") != dictionary:
             raise IndexVersionError(
                 f"{directory}: 類似度モデルは別の Sudachi 辞書（{meta.get('dictionary_version')}）"
                 f"で作られています（現在 {dictionary}）。"
-                "`evalsearch index --rebuild` で作り直してください。"
+                f"{rebuild_hint(directory)}"
             )
         try:
             settings = meta["settings"]
@@ -511,8 +510,7 @@ class SimilarityModel:
             model.passage_vectors_ = _load_csr(directory / _FILES["passages"])
         except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as error:
             raise IndexCorruptError(
-                f"{directory}: 類似度モデルが壊れています（{error}）。"
-                "`evalsearch index --rebuild` で作り直してください。"
+                f"{directory}: 類似度モデルが壊れています（{error}）。{rebuild_hint(directory)}"
             ) from None
         n, width = len(model.sheets_), len(model.vocabulary_)
         if (
@@ -521,8 +519,7 @@ class SimilarityModel:
             or model.idf_.shape != (width,)
         ):
             raise IndexCorruptError(
-                f"{directory}: 類似度モデルの行列の大きさが合いません。"
-                "`evalsearch index --rebuild` で作り直してください。"
+                f"{directory}: 類似度モデルの行列の大きさが合いません。{rebuild_hint(directory)}"
             )
         model._prepare()
         return model

@@ -138,7 +138,7 @@ def test_index_without_model_asks_for_rebuild(index_dir: Path, tmp_path: Path) -
     result = invoke("candidates", "--index", str(copy))
     assert result.exit_code == 1
     assert "類似度モデルがありません" in result.output
-    assert "evalsearch index --rebuild" in result.output
+    assert f"`evalsearch index PATH... --index {copy} --rebuild`" in result.output
 
 
 @pytest.mark.parametrize("command", ["similar", "candidates", "report"])
@@ -146,3 +146,21 @@ def test_commands_have_japanese_help(command: str) -> None:
     result = invoke(command, "--help")
     assert result.exit_code == 0
     assert any("\u3040" <= char <= "\u9fff" for char in result.output)
+
+
+@pytest.mark.parametrize("where", ["directory", "under-a-file"])
+def test_report_to_an_unwritable_path_is_a_message_not_a_traceback(
+    index_dir: Path, tmp_path: Path, where: str
+) -> None:
+    blocker = tmp_path / "blocker"
+    if where == "directory":
+        out = tmp_path / "report.html"
+        out.mkdir()
+    else:
+        blocker.write_text("x", "utf-8")
+        out = blocker / "report.html"
+    result = invoke("report", "--candidates", "--index", str(index_dir), "--out", str(out))
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    assert f"{out} に書き出せません" in result.stderr
+    assert "別の --out を指定してください" in result.stderr

@@ -11,6 +11,7 @@ import pytest
 from evalsearch import index as eindex
 from evalsearch.build import build_index
 from evalsearch.errors import (
+    DuplicateRecordError,
     EvalSearchError,
     IndexCorruptError,
     IndexNotFoundError,
@@ -171,13 +172,34 @@ def test_duplicate_ids_across_files_are_refused(work: Path) -> None:
     assert search(work / "index", "除雪").total == 1
 
 
-def test_rebuild_refuses_to_replace_a_directory_that_is_not_an_index(tmp_path: Path) -> None:
+@pytest.mark.parametrize("rebuild", [True, False], ids=["rebuild", "update"])
+def test_a_directory_that_is_not_an_index_is_never_used_or_replaced(
+    tmp_path: Path, rebuild: bool
+) -> None:
     victim = tmp_path / "documents"
     victim.mkdir()
     (victim / "memo.txt").write_text("大事なメモ", "utf-8")
-    with pytest.raises(EvalSearchError, match="evalsearch の索引ではないため置き換えません"):
-        build_index([SAMPLE_DUMP], victim, rebuild=True)
-    assert (victim / "memo.txt").read_text("utf-8") == "大事なメモ"
+    with pytest.raises(
+        EvalSearchError, match="evalsearch の索引ではないため使えません（置き換えもしません）"
+    ):
+        build_index([SAMPLE_DUMP], victim, rebuild=rebuild)
+    assert [p.name for p in victim.iterdir()] == ["memo.txt"]
+    with pytest.raises(EvalSearchError, match="evalsearch の索引ではない"):
+        search(victim, "統合")
+
+
+@pytest.mark.parametrize("rebuild", [True, False], ids=["rebuild", "update"])
+def test_an_index_path_that_is_a_file_is_refused_and_left_alone(
+    tmp_path: Path, rebuild: bool
+) -> None:
+    notes = tmp_path / "notes.txt.bak"
+    notes.write_text("my notes", "utf-8")
+    with pytest.raises(EvalSearchError, match=r"notes\.txt\.bak はディレクトリではありません"):
+        build_index([SAMPLE_DUMP], notes, rebuild=rebuild)
+    assert notes.read_text("utf-8") == "my notes"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt.bak"]
+    with pytest.raises(EvalSearchError, match="ディレクトリではありません"):
+        search(notes, "統合")
 
 
 def test_parallel_and_single_process_builds_agree(built: Path, tmp_path: Path) -> None:
@@ -321,3 +343,27 @@ def test_index_tokens_put_a_compound_its_parts_and_sub_compounds_at_one_position
         ("\x02実習生", 101),
         ("交流", 102),
     ]
+
+
+def test_a_duplicate_sheet_arriving_in_a_later_run_is_refused(tmp_path: Path) -> None:
+    source = tmp_path / "src"
+    source.mkdir()
+    shutil.copy(SAMPLE_DUMP, source / "a.txt")
+    build_index([source], tmp_path / "index")
+    shutil.copy(SAMPLE_DUMP, source / "b.txt")
+    with pytest.raises(
+        DuplicateRecordError,
+        match=r"ID 2023-12276（年度-事業番号）のシートが索引済みの .*a\.txt にもあります",
+    ):
+        build_index([source], tmp_path / "index")
+    assert search(tmp_path / "index", "技能実習生").total == 1
+
+
+def test_a_sheet_moved_to_another_file_is_not_a_duplicate(tmp_path: Path) -> None:
+    source = tmp_path / "src"
+    source.mkdir()
+    shutil.copy(SAMPLE_DUMP, source / "a.txt")
+    build_index([source], tmp_path / "index")
+    (source / "a.txt").rename(source / "b.txt")
+    build_index([source], tmp_path / "index")
+    assert sorted(r.id for r in load_records(tmp_path / "index")) == ["2023-12276", "2023-12770"]

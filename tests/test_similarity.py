@@ -182,7 +182,9 @@ def test_version_mismatch_asks_for_rebuild(
 ) -> None:
     model.save(tmp_path)
     _stamp(tmp_path, **changes)
-    with pytest.raises(IndexVersionError, match=r"evalsearch index --rebuild"):
+    with pytest.raises(
+        IndexVersionError, match=r"`evalsearch index PATH\.\.\. --index .+ --rebuild`"
+    ):
         SimilarityModel.load(tmp_path)
 
 

@@ -126,6 +126,11 @@ SHARED_GROUP = "ウエオ"
 SHARED_GROUP_ITEMS: tuple[str, ...] = ("ウ", "エ", "オ")
 
 
+def item_options(item: str) -> tuple[str, ...]:
+    """The options printed for assessment item ``item`` (ア–カ)."""
+    return CHECK_GROUPS[item if item in CHECK_GROUPS else SHARED_GROUP]
+
+
 def group_items(group: str) -> tuple[str, ...]:
     """The assessment items a checkbox group can belong to."""
     if group == SHARED_GROUP:
