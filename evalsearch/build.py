@@ -86,11 +86,10 @@ def file_hash(path: Path) -> str:
 
 
 def analyze_record(record: SheetRecord) -> PackedRecord:
-    """Every passage of ``record`` analysed once, packed as plain tuples for pickling."""
-    return {
-        label: tuple((t.text, t.position, t.start, t.end, t.is_part) for t in analyze(text))
-        for label, text in record.passages().items()
-    }
+    """Every passage of ``record`` analysed once, packed as plain tuples for the workers' pipe."""
+    from evalsearch.index import pack_terms
+
+    return pack_terms({label: analyze(text) for label, text in record.passages().items()})
 
 
 def _no_gc_pauses() -> None:

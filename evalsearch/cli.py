@@ -1,4 +1,4 @@
-"""Command-line interface: each command parses options, calls one library function, renders.
+"""Command-line interface: each command parses options, calls the library, renders the result.
 
 Nothing imports this module. Library errors (``EvalSearchError``) become a Japanese message on
 stderr and exit code 1; usage errors are click's (exit code 2).

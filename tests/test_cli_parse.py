@@ -141,3 +141,9 @@ def test_help_is_japanese() -> None:
     result = invoke("parse", "--help")
     assert result.exit_code == 0
     assert "テキストダンプを読み取り" in result.stdout
+
+
+def test_a_directory_without_dumps_is_an_error(tmp_path: Path) -> None:
+    result = invoke("parse", str(tmp_path))
+    assert result.exit_code == 1
+    assert f"{tmp_path}: テキストダンプ（*.txt）がありません" in result.stderr

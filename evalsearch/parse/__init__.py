@@ -66,6 +66,11 @@ def iter_dump_files(paths: Iterable[str | Path]) -> Iterator[Path]:
         path = Path(raw)
         if path.is_dir():
             found = sorted(p for p in path.rglob(f"*{DUMP_SUFFIX}") if p.is_file())
+            if not found:
+                raise ParseError(
+                    f"テキストダンプ（*{DUMP_SUFFIX}）がありません。ディレクトリを確認してください",
+                    file=str(path),
+                )
         elif path.exists():
             found = [path]
         else:

@@ -50,9 +50,6 @@ class Token:
     end_line: int = 0
     """Last line of a text re-joined over several lines (equals ``line`` otherwise)."""
 
-    def describe(self) -> str:
-        return f"{self.line}行目"
-
 
 _TITLE = LabelSpec("title", TITLE_PATTERN)
 
