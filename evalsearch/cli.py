@@ -317,12 +317,9 @@ def similar_command(
     index: IndexDirOption = None,
 ) -> None:
     """PROJECT に記述が似ている事業を、共通語と対応する記述つきで表示する。"""
-    from evalsearch.index import find_records
-    from evalsearch.similarity import SimilarityModel, similar
+    from evalsearch.similarity import similar
 
-    directory = _index_dir(index)
-    sheet = find_records(directory, project, year)[0]
-    result = similar(SimilarityModel.load(directory), sheet.id, limit=limit, any_year=not same_year)
+    result = similar(_index_dir(index), project, limit=limit, any_year=not same_year, year=year)
     if output_format is TableJson.json:
         typer.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
         return
@@ -405,19 +402,15 @@ def report_command(
         output_format(out)
     except ValueError as error:
         raise typer.BadParameter(str(error), param_hint="--out") from None
-    from evalsearch.index import find_records, load_records
+    from evalsearch.index import load_records
     from evalsearch.similarity import SimilarityModel
 
     directory = _index_dir(index)
+    model, records = SimilarityModel.load(directory), load_records(directory)
     if project is not None:
-        sheet = find_records(directory, project, year)[0]
-        model = SimilarityModel.load(directory)
-        report = build_project_report(model, load_records(directory), sheet.id, limit=limit)
+        report = build_project_report(model, records, project, year=year, limit=limit)
     else:
-        model = SimilarityModel.load(directory)
-        report = build_candidates_report(
-            model, load_records(directory), year=year, min_score=min_score
-        )
+        report = build_candidates_report(model, records, year=year, min_score=min_score)
     path = write_report(report, out)
     stdout.print(f"報告書を書き出しました: {path.resolve()}", markup=False, highlight=False)
 

@@ -51,6 +51,14 @@ class ProjectNotFoundError(EvalSearchError):
     """No sheet matches the requested project number or id."""
 
 
+def project_not_found(project: str, year: int | None = None) -> ProjectNotFoundError:
+    when = f"{year}年度の" if year is not None else ""
+    return ProjectNotFoundError(
+        f"{when}事業 {project} は索引にありません。事業番号（例: 12276）または ID"
+        "（例: 2023-12276）を指定してください（`evalsearch search` で探せます）。"
+    )
+
+
 class QuerySyntaxError(EvalSearchError):
     """The search query cannot be parsed."""
 

@@ -43,7 +43,7 @@ from evalsearch.errors import (
     IndexCorruptError,
     IndexNotFoundError,
     IndexVersionError,
-    ProjectNotFoundError,
+    project_not_found,
     rebuild_hint,
 )
 from evalsearch.records import ITEM_LABELS, PASSAGE_LABELS, SheetRecord
@@ -633,11 +633,7 @@ def find_records(
     """
     found = select_records(iter_records(index_dir), project, year)
     if not found:
-        where = f"{year}年度の" if year is not None else ""
-        raise ProjectNotFoundError(
-            f"{where}事業 {project} は索引にありません。事業番号（例: 12276）"
-            "または ID（例: 2023-12276）を指定してください。"
-        )
+        raise project_not_found(project, year)
     return sorted(found, key=lambda record: record.fiscal_year, reverse=True)
 
 

@@ -42,7 +42,7 @@ from evalsearch.errors import (
     IndexCorruptError,
     IndexVersionError,
     NotFittedError,
-    ProjectNotFoundError,
+    project_not_found,
     rebuild_hint,
 )
 from evalsearch.records import ITEM_LABELS, SheetRecord
@@ -551,11 +551,7 @@ class SimilarityModel:
             and (year is None or sheet.fiscal_year == year)
         ]
         if not rows:
-            when = f"{year}年度の" if year is not None else ""
-            raise ProjectNotFoundError(
-                f"{when}事業「{project}」は索引にありません。事業番号（例: 12276）か"
-                " ID（例: 2023-12276）を指定してください（`evalsearch search` で探せます）。"
-            )
+            raise project_not_found(project, year)
         return max(rows, key=lambda i: self.sheets_[i].fiscal_year)
 
     def scores(self, row: int) -> np.ndarray:
