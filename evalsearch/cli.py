@@ -302,12 +302,14 @@ def similar_command(
     project: Annotated[str, typer.Argument(help="事業番号（例: 12276）または ID（2023-12276）")],
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="表示する件数")] = 10,
     same_year: Annotated[
-        bool,
+        bool | None,
         typer.Option(
             "--same-year/--any-year",
-            help="同じ年度のシートとだけ比べる（既定。同じ事業の他年度は除く）／全年度と比べる",
+            help="同じ年度のシートとだけ比べる／同じ事業の他年度も含めて全年度と比べる"
+            "（既定: 全年度と比べ、同じ事業の他年度は除く）",
+            show_default=False,
         ),
-    ] = True,
+    ] = None,
     year: Annotated[
         int | None, typer.Option("--year", help="PROJECT の年度（既定: 最新の年度）")
     ] = None,
@@ -317,9 +319,14 @@ def similar_command(
     index: IndexDirOption = None,
 ) -> None:
     """PROJECT に記述が似ている事業を、共通語と対応する記述つきで表示する。"""
-    from evalsearch.similarity import similar
+    from evalsearch.similarity import YearScope, similar
 
-    result = similar(_index_dir(index), project, limit=limit, any_year=not same_year, year=year)
+    scope = {
+        None: YearScope.OTHER_PROJECTS,
+        True: YearScope.SAME_YEAR,
+        False: YearScope.ANY_YEAR,
+    }[same_year]
+    result = similar(_index_dir(index), project, limit=limit, years=scope, year=year)
     if output_format is TableJson.json:
         typer.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
         return

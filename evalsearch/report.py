@@ -28,7 +28,7 @@ from evalsearch.crossref import RELATION_LABELS, CrossReference, SheetInfo
 from evalsearch.errors import EvalSearchError
 from evalsearch.network import Edge, Node, render_svg
 from evalsearch.records import SheetRecord
-from evalsearch.similarity import SimilarityModel, SimilarResult, similar
+from evalsearch.similarity import SimilarityModel, SimilarResult, YearScope, similar
 
 Format = Literal["html", "md", "csv"]
 
@@ -183,10 +183,10 @@ def build_project_report(
     *,
     year: int | None = None,
     limit: int = 10,
-    any_year: bool = False,
+    years: YearScope = YearScope.OTHER_PROJECTS,
 ) -> Report:
     """One project against its most similar sheets and every sheet it names or is named by."""
-    result = similar(model, project, limit=limit, any_year=any_year, year=year)
+    result = similar(model, project, limit=limit, years=years, year=year)
     row = model.row_of(result.project.id)
     others = [model.row_of(neighbour.sheet.id) for neighbour in result.similar]
     for reference in model.cross_references_:
@@ -203,7 +203,7 @@ def build_project_report(
         title=f"{sheet.project_no} {sheet.project_name} に類似する事業",
         description=(
             f"{sheet.fiscal_year}年度 {sheet.department}。"
-            f"{'全年度' if any_year else '同じ年度'}の {len(model)} シートから類似度の高い順"
+            f"{years.label}の {len(model)} シートから類似度の高い順"
             f"（名称の言及がある事業を含む）。"
         ),
         kind="project",

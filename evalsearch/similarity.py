@@ -26,6 +26,7 @@ import re
 import zipfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -272,13 +273,32 @@ class Neighbour:
         }
 
 
+class YearScope(StrEnum):
+    """Which sheets ``similar`` compares with (the sheet itself is never among them)."""
+
+    OTHER_PROJECTS = "other-projects"
+    """Every year, but not the project's own sheets of other years (the default)."""
+    SAME_YEAR = "same-year"
+    """Only sheets of the same fiscal year."""
+    ANY_YEAR = "any-year"
+    """Every sheet, the project's other years included: how a project drifted is worth seeing."""
+
+    @property
+    def label(self) -> str:
+        return {
+            YearScope.OTHER_PROJECTS: "全年度（同じ事業の他年度を除く）",
+            YearScope.SAME_YEAR: "同じ年度",
+            YearScope.ANY_YEAR: "全年度（同じ事業の他年度を含む）",
+        }[self]
+
+
 @dataclass(frozen=True)
 class SimilarResult:
     """The answer of ``similar``: the sheet asked about and its neighbours, best first."""
 
     project: SheetInfo
     similar: tuple[Neighbour, ...]
-    any_year: bool = False
+    years: YearScope = YearScope.OTHER_PROJECTS
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -659,23 +679,24 @@ def similar(
     project: str,
     *,
     limit: int = 10,
-    any_year: bool = False,
+    years: YearScope = YearScope.OTHER_PROJECTS,
     year: int | None = None,
 ) -> SimilarResult:
-    """The ``limit`` sheets most similar to ``project``, best first.
+    """The ``limit`` sheets most similar to ``project``, best first, among ``years``.
 
-    By default only sheets of the same fiscal year are compared, which also leaves out the
-    project's own sheets of other years; ``any_year=True`` compares with every year (the
-    project's other years included: how a project drifted is worth seeing). ``source`` is a
-    fitted model or an index directory.
+    ``source`` is a fitted model or an index directory; ``year`` picks which of the project's
+    sheets to start from (the newest by default).
     """
     model = as_model(source)
     row = model.resolve(project, year=year)
     scores = model.scores(row)
     mask = scores > 0
     mask[row] = False
-    if not any_year:
+    if years is YearScope.SAME_YEAR:
         mask &= model.fiscal_years_ == model.fiscal_years_[row]
+    elif years is YearScope.OTHER_PROJECTS:
+        own = model.sheets_[row].project_no
+        mask &= np.fromiter((sheet.project_no != own for sheet in model.sheets_), bool, len(mask))
     candidates = np.flatnonzero(mask)
     if len(candidates) > limit:
         best = np.argpartition(-scores[candidates], limit - 1)[:limit]
@@ -692,7 +713,7 @@ def similar(
         )
         for other in candidates
     )
-    return SimilarResult(project=model.sheets_[row], similar=neighbours, any_year=any_year)
+    return SimilarResult(project=model.sheets_[row], similar=neighbours, years=years)
 
 
 def as_model(source: SimilarityModel | Path | str) -> SimilarityModel:

@@ -164,3 +164,12 @@ def test_report_to_an_unwritable_path_is_a_message_not_a_traceback(
     assert "Traceback" not in result.output
     assert f"{out} に書き出せません" in result.stderr
     assert "別の --out を指定してください" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "scope", [[], ["--same-year"], ["--any-year"]], ids=["default", "same", "any"]
+)
+def test_similar_year_scope_flags(index_dir: Path, scope: list[str]) -> None:
+    result = invoke("similar", "12276", "--index", str(index_dir), "--format", "json", *scope)
+    assert result.exit_code == 0, result.output
+    assert [n["project_no"] for n in json.loads(result.stdout)["similar"]] == ["12770"]

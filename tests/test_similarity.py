@@ -15,7 +15,7 @@ from evalsearch.errors import (
     NotFittedError,
     ProjectNotFoundError,
 )
-from evalsearch.similarity import GENERIC_TERMS, SimilarityModel, similar
+from evalsearch.similarity import GENERIC_TERMS, SimilarityModel, YearScope, similar
 from tests.factories import make_record
 from tests.themed_corpus import DISTRACTORS, OVERLAPPING_PAIRS, THEMED, analyze_records
 
@@ -39,6 +39,12 @@ YEARS = (
         "資源回収奨励事業",
         fiscal_year=2023,
         activities="町内会の資源ごみ回収に奨励金を出し、ごみの分別を進める。",
+    ),
+    make_record(
+        "31003",
+        "生ごみ減量推進事業",
+        fiscal_year=2022,
+        activities="生ごみの分別と堆肥化を説明する出前講座を開き、ごみの回収量を減らす。",
     ),
 )
 
@@ -122,16 +128,20 @@ def test_sheet_itself_is_never_its_own_neighbour(model: SimilarityModel) -> None
     assert len(ids) == len(set(ids))
 
 
-def test_same_year_by_default_any_year_on_request() -> None:
+def test_year_scopes() -> None:
     model = SimilarityModel.fit(YEARS, analyze_records(YEARS))
-    same = similar(model, "31001", limit=5)
-    assert same.project.id == "2023-31001"  # newest year by default
-    assert [n.sheet.id for n in same.similar] == ["2023-31002"]
-    every = similar(model, "31001", limit=5, any_year=True)
-    assert every.similar[0].sheet.id == "2022-31001"
-    older = similar(model, "31001", limit=5, year=2022)
+
+    def ids(**options: object) -> set[str]:
+        result = similar(model, "31001", limit=5, **options)
+        assert result.project.id == "2023-31001"  # the newest year by default
+        return {neighbour.sheet.id for neighbour in result.similar}
+
+    assert ids() == {"2023-31002", "2022-31003"}  # not its own 2022 sheet
+    assert ids(years=YearScope.SAME_YEAR) == {"2023-31002"}
+    assert ids(years=YearScope.ANY_YEAR) == {"2023-31002", "2022-31003", "2022-31001"}
+    older = similar(model, "31001", limit=5, year=2022, years=YearScope.SAME_YEAR)
     assert older.project.id == "2022-31001"
-    assert older.similar == ()
+    assert [n.sheet.id for n in older.similar] == ["2022-31003"]
 
 
 @pytest.mark.parametrize("project", ["99999", "2021-31001"])
