@@ -289,3 +289,11 @@ def test_a_reason_started_on_its_question_line_continues_even_after_a_full_stop(
     )
     reason = _only(text).assessments["カ"].reason
     assert reason.endswith("伴っている。当面新たな負担は求めない。")
+
+
+def test_review_content_printed_in_a_box_of_its_own() -> None:
+    text = CLEAN_SHEET.replace(
+        "見直しの内容など\n\n", "見直しの内容など\n\n補助対象経費の範囲を見直した。\n\n"
+    )
+    assert _only(text).review_content == "補助対象経費の範囲を見直した。"
+    assert _only(CLEAN_SHEET).review_content == ""

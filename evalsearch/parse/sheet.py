@@ -53,8 +53,9 @@ REQUIRED_KEYS: dict[str, str] = {
     **{f"item:{item}": f"評価の設問「{item}．」" for item in ITEM_LABELS},
 }
 
-# Where a labelled field's value is printed: on the label's line ("inline"), in the label's
-# box ("same_box", empty when absent), or in the next box after any sub-headings ("next").
+# Where a labelled field's value is printed: on the label's line ("inline"), right after the
+# label in the same or the next box ("adjacent", empty when the next thing is another label),
+# or after the label's sub-headings ("next").
 FIELD_PLACEMENT: dict[str, str] = {
     "field:department": "inline",
     "field:project_name": "inline",
@@ -66,8 +67,8 @@ FIELD_PLACEMENT: dict[str, str] = {
     "field:target": "next",
     "field:activities": "next",
     "field:intent": "next",
-    "field:review_content": "same_box",
-    "field:outlook_needs": "same_box",
+    "field:review_content": "adjacent",
+    "field:outlook_needs": "adjacent",
 }
 
 _SENTENCE_MIN_LENGTH = 40
@@ -154,7 +155,6 @@ class _SheetReader:
             return None
         index = indices[0]
         placement = FIELD_PLACEMENT[key]
-        label = self.elements[index]
         following = index + 1
         if placement == "next":
             while _is_label(
@@ -169,8 +169,6 @@ class _SheetReader:
         if value.kind is Kind.NUMBERS and key != "field:project_no":
             return None
         if placement == "inline" and not value.inline:
-            return None
-        if placement == "same_box" and value.box != label.box:  # type: ignore[union-attr]
             return None
         self.claimed.add(following)
         return value.text.strip()
