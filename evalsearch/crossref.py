@@ -227,7 +227,7 @@ def _sentence_around(text: str, start: int, end: int, width: int = 100) -> str:
 def find_cross_references(
     records: Sequence[SheetRecord],
     *,
-    similarity: Callable[[int, int], float] | None = None,
+    similarity: Callable[[int, Sequence[int]], Sequence[float]] | None = None,
 ) -> list[CrossReference]:
     """Every (source, target) pair where one sheet's passages name another project, same year.
 
@@ -237,18 +237,20 @@ def find_cross_references(
     naming sheet is closest to; without it a name shared by more than
     ``MAX_TARGETS_PER_NAME`` projects is ignored as ambiguous.
     """
-    targets: dict[str, list[int]] = defaultdict(list)
+    targets: dict[tuple[str, int], list[int]] = defaultdict(list)
     kinds: dict[str, str] = {}
     for index, record in enumerate(records):
         for name, kind in names_of(record.project_name):
-            targets[name].append(index)
+            targets[name, record.fiscal_year].append(index)
             # A string that is one project's full name and another's core keeps the stronger kind.
             kinds[name] = "project_name" if kinds.get(name) == "project_name" else kind
-    buckets: dict[str, list[str]] = defaultdict(list)
-    for name in targets:
-        buckets[name[:2]].append(name)
-    for names in buckets.values():
-        names.sort(key=len, reverse=True)
+    by_length: dict[str, dict[int, set[str]]] = defaultdict(lambda: defaultdict(set))
+    for name in kinds:
+        by_length[name[:2]][len(name)].add(name)
+    # Per two-character prefix: (length, names of that length), longest first.
+    buckets = {
+        prefix: sorted(lengths.items(), reverse=True) for prefix, lengths in by_length.items()
+    }
 
     labels = [label for label in PASSAGE_LABELS if label != "事業名"]
     found: dict[tuple[str, str], CrossReference] = {}
@@ -257,7 +259,8 @@ def find_cross_references(
         for label in labels:
             text = passages.get(label) or ""
             for start, name in _scan(text, buckets):
-                chosen = _pick_targets(records, targets[name], source_index, similarity)
+                candidates = targets.get((name, record.fiscal_year), ())
+                chosen = _pick_targets(records, candidates, source_index, similarity)
                 for target_index in chosen:
                     target = records[target_index]
                     key = (record.id, target.id)
@@ -291,18 +294,21 @@ def _relation(context: str) -> Relation:
     return "mention"
 
 
-def _scan(text: str, buckets: Mapping[str, list[str]]) -> Iterable[tuple[int, str]]:
+def _scan(
+    text: str, buckets: Mapping[str, list[tuple[int, set[str]]]]
+) -> Iterable[tuple[int, str]]:
     """(start, name) of every name occurrence, longest name first at each position."""
     position = 0
     limit = len(text) - 1
     while position < limit:
-        names = buckets.get(text[position : position + 2])
-        if names:
-            for name in names:
-                if text.startswith(name, position):
+        groups = buckets.get(text[position : position + 2])
+        if groups:
+            for length, names in groups:
+                name = text[position : position + length]
+                if name in names:
                     yield position, name
                     # Skip the matched name so its core (a substring) is not matched again.
-                    position += len(name) - 1
+                    position += length - 1
                     break
         position += 1
 
@@ -311,18 +317,15 @@ def _pick_targets(
     records: Sequence[SheetRecord],
     candidates: Sequence[int],
     source_index: int,
-    similarity: Callable[[int, int], float] | None,
+    similarity: Callable[[int, Sequence[int]], Sequence[float]] | None,
 ) -> list[int]:
-    """The named sheet(s) of the source's fiscal year, other than the source's own project."""
+    """The named sheet(s) (``candidates``: same name, source's fiscal year), other than the
+    source's own project."""
     source = records[source_index]
-    chosen = [
-        index
-        for index in candidates
-        if records[index].fiscal_year == source.fiscal_year
-        and records[index].project_no != source.project_no
-    ]
+    chosen = [index for index in candidates if records[index].project_no != source.project_no]
     if len(chosen) > 1 and similarity is not None:
-        return [max(chosen, key=lambda index: similarity(source_index, index))]
+        scores = similarity(source_index, chosen)
+        return [chosen[max(range(len(chosen)), key=scores.__getitem__)]]
     if len(chosen) > MAX_TARGETS_PER_NAME:
         return []
     return chosen

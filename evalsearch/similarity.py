@@ -421,10 +421,7 @@ class SimilarityModel:
         # A project name shared by several sheets of a year goes to the one most like the
         # sheet naming it.
         model.cross_references_ = find_cross_references(
-            records,
-            similarity=lambda a, b: float(
-                _shared(_row(model.vectors_, a), _row(model.vectors_, b))[1].sum()
-            ),
+            records, similarity=_batch_similarity(model.vectors_)
         )
         model._prepare()
         return model
@@ -665,6 +662,31 @@ def _shared(a: _Row, b: _Row) -> tuple[np.ndarray, np.ndarray]:
     """Columns two rows share and the products of their values there."""
     columns, left, right = np.intersect1d(a[0], b[0], assume_unique=True, return_indices=True)
     return columns, a[1][left].astype(np.float64) * b[1][right]
+
+
+def _batch_similarity(
+    vectors: sparse.csr_matrix,
+) -> Callable[[int, Sequence[int]], np.ndarray]:
+    """``(source, candidates) -> cosines``: one sparse mat-vec per call; the candidate blocks
+    and the source's dense row are cached (the same name is looked up again and again)."""
+    vectors = sparse.csr_matrix(vectors, dtype=np.float64)
+    blocks: dict[tuple[int, ...], sparse.csr_matrix] = {}
+    dense: dict[int, np.ndarray] = {}
+
+    def scores(source: int, candidates: Sequence[int]) -> np.ndarray:
+        key = tuple(candidates)
+        block = blocks.get(key)
+        if block is None:
+            block = blocks[key] = vectors[list(key)]
+        row = dense.get(source)
+        if row is None:
+            dense.clear()  # sources come in order: keep only the current one
+            row = dense[source] = np.zeros(vectors.shape[1])
+            columns, values = _row(vectors, source)
+            row[columns] = values
+        return block @ row
+
+    return scores
 
 
 def _densify(rows: Sequence[_Row], columns: np.ndarray) -> np.ndarray:

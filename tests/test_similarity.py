@@ -249,3 +249,32 @@ def test_max_df_drops_words_every_sheet_uses() -> None:
     assert "交流" not in model.vocabulary_
     assert "陶芸" not in model.vocabulary_
     assert "講座" not in model.vocabulary_
+
+
+SAME_NAME = (
+    make_record(
+        "71001",
+        "高齢者見守り推進事業",
+        department="介護福祉課",
+        reasons={"オ": "「見守り協会」が行う高齢者の安否確認と重なるため、統合を検討する。"},
+        activities="一人暮らし高齢者の安否確認と見守り訪問を行う。",
+    ),
+    make_record(
+        "71002",
+        "見守り協会補助事業",
+        department="地域福祉課",
+        activities="通学路で児童の登下校を見守る防犯パトロール団体に補助する。",
+    ),
+    make_record(
+        "71003",
+        "見守り協会補助事業",
+        department="生活安全課",
+        activities="高齢者の安否確認と見守り訪問を行う団体に補助する。",
+    ),
+)
+
+
+def test_a_name_shared_by_several_sheets_goes_to_the_closest_one() -> None:
+    model = SimilarityModel.fit(SAME_NAME, analyze_records(SAME_NAME))
+    pairs = {(reference.source, reference.target) for reference in model.cross_references_}
+    assert pairs == {("2023-71001", "2023-71003")}  # not the first-listed 71002
