@@ -240,6 +240,17 @@ def _budget_header_columns(budget: Budget, full_width: bool) -> list[str]:
     return columns
 
 
+def _purpose_boxes(out: Lines, record: SheetRecord, width: int) -> None:
+    """活動内容 and 意図 with their values, then the heading of section ３ (both orders)."""
+    out.box("活動内容")
+    out.box("（事業の概要や具体的な内", "容、方法など）")
+    _wrapped_box(out, record.activities, width)
+    out.box("意　図")
+    out.box("（どの様な成果を得ようとして", "いるのか）")
+    _wrapped_box(out, record.intent, width)
+    out.box("３　事務事業の現状")
+
+
 def _wrapped_box(out: Lines, text: str, width: int) -> None:
     lines = wrap(text, width)
     if lines:
@@ -275,13 +286,7 @@ def render_scrambled(record: SheetRecord, *, first_in_file: bool, width: int) ->
     out.box("0")
     out.box(format_row(budget.general_revenue))
     out.box("一般財源")
-    out.box("活動内容")
-    out.box("（事業の概要や具体的な内", "容、方法など）")
-    _wrapped_box(out, record.activities, width)
-    out.box("意　図")
-    out.box("（どの様な成果を得ようとして", "いるのか）")
-    _wrapped_box(out, record.intent, width)
-    out.box("３　事務事業の現状")
+    _purpose_boxes(out, record, width)
     out.box("実績値")
     for indicator in record.indicators:
         out.box(*wrap(indicator.name, INDICATOR_NAME_WIDTH))
@@ -362,13 +367,7 @@ def render_ordered(record: SheetRecord, *, first_in_file: bool, width: int) -> s
     out.box("目標値", "（R7）")
     for indicator in record.indicators:
         out.box(*wrap(indicator.name, INDICATOR_NAME_WIDTH))
-    out.box("活動内容")
-    out.box("（事業の概要や具体的な内", "容、方法など）")
-    _wrapped_box(out, record.activities, width)
-    out.box("意　図")
-    out.box("（どの様な成果を得ようとして", "いるのか）")
-    _wrapped_box(out, record.intent, width)
-    out.box("３　事務事業の現状")
+    _purpose_boxes(out, record, width)
     out.box("事業費　（＝下記内訳計）")
     out.box(" ".join(columns[:2]))
     plan_year = record.indicators[0].plan_year if record.indicators else ""
