@@ -61,13 +61,18 @@ WHOOSH_DIR = "whoosh"
 RECORDS_FILE = "records.jsonl"
 TERMS_FILE = "terms.jsonl"
 
+ITEM_FIELD_SUFFIX: dict[str, str] = {
+    "ア": "a",
+    "イ": "i",
+    "ウ": "u",
+    "エ": "e",
+    "オ": "o",
+    "カ": "ka",
+}
+"""ASCII stand-ins for ア–カ in Whoosh field names (stable on disk)."""
+
 PASSAGE_FIELDS: dict[str, str] = {
-    "ア": "p_a",
-    "イ": "p_i",
-    "ウ": "p_u",
-    "エ": "p_e",
-    "オ": "p_o",
-    "カ": "p_ka",
+    **{item: f"p_{suffix}" for item, suffix in ITEM_FIELD_SUFFIX.items()},
     "見直し": "p_review",
     "動向": "p_outlook",
     "活動": "p_activities",
@@ -80,12 +85,7 @@ COMBINED_FIELD = "text"
 """Every passage in one field: the default search field."""
 
 ANSWER_FIELDS: dict[str, str] = {
-    "ア": "ans_a",
-    "イ": "ans_i",
-    "ウ": "ans_u",
-    "エ": "ans_e",
-    "オ": "ans_o",
-    "カ": "ans_ka",
+    item: f"ans_{suffix}" for item, suffix in ITEM_FIELD_SUFFIX.items()
 }
 
 PASSAGE_GAP = 100
