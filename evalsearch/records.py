@@ -216,6 +216,13 @@ class SheetRecord:
     page: str | None
     source: SourceRef
     warnings: tuple[str, ...] = field(default=())
+    municipality: str = "根室市"
+    """The municipality whose sheet this is (from the form profile, or given at indexing)."""
+    form: str = "nemuro"
+    """The id of the form profile the sheet was read with (``evalsearch forms``)."""
+    texts: Mapping[str, str] = field(default_factory=dict)
+    """Free-text passages beyond the fields above, keyed by the form profile's passage key
+    (e.g. 大船渡市: 概要, 方向性の説明, 課長等意見)."""
 
     @property
     def id(self) -> str:
@@ -224,6 +231,8 @@ class SheetRecord:
     def to_dict(self) -> dict[str, Any]:
         return {
             "id": self.id,
+            "municipality": self.municipality,
+            "form": self.form,
             "fiscal_year": self.fiscal_year,
             "evaluation_stage": self.evaluation_stage,
             "project_no": self.project_no,
@@ -243,11 +252,9 @@ class SheetRecord:
             "review_status": self.review_status,
             "review_content": self.review_content,
             "outlook_needs": self.outlook_needs,
-            "assessments": {
-                label: self.assessments[label].to_dict()
-                for label in ITEM_LABELS
-                if label in self.assessments
-            },
+            "texts": dict(self.texts),
+            # In the form's item order (insertion order), whatever the form's keys are.
+            "assessments": {key: value.to_dict() for key, value in self.assessments.items()},
             "direction": self.direction.to_dict(),
             "created": self.created,
             "page": self.page,
@@ -286,6 +293,9 @@ class SheetRecord:
             page=data.get("page"),
             source=SourceRef.from_dict(data.get("source") or {"file": "", "sheet_index": 0}),
             warnings=tuple(data.get("warnings") or ()),
+            municipality=data.get("municipality") or "根室市",
+            form=data.get("form") or "nemuro",
+            texts=dict(data.get("texts") or {}),
         )
 
     def passages(self) -> dict[str, str]:
