@@ -31,7 +31,7 @@ import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 STOP_POS: tuple[str, ...] = ("助詞", "助動詞", "補助記号", "空白")
 """Parts of speech (first level) never indexed nor searched: particles, auxiliaries,
@@ -61,9 +61,12 @@ _GODAN_ENDINGS: dict[str, tuple[str, str]] = {
 _ICHIDAN_ENDINGS = frozenset("いきぎしじちぢにひびぴみりえけげせぜてでねへべぺめれ")
 
 
-@dataclass(frozen=True, slots=True)
-class Term:
-    """One index term and where it came from."""
+class Term(NamedTuple):
+    """One index term and where it came from.
+
+    A named tuple, so the form stored in ``terms.jsonl`` (a JSON array) is the term itself:
+    ``Term._make(items)`` reads it back with no conversion layer.
+    """
 
     text: str  # index term: NFKC of Sudachi normalized_form, then conflate()
     position: int  # token position; mode-A parts share the position of their mode-C compound

@@ -7,7 +7,8 @@ Steps: hash the given files and skip those unchanged since the last run (same pa
 SHA-256); parse and analyse the others in worker processes (one Sudachi tokenizer each); add
 their sheets to the Whoosh index, replacing sheets with the same id; store every record and
 its terms (so the next incremental run re-parses and re-analyses nothing it skips); refit the
-similarity model over all records; write the manifest; swap.
+similarity model and the cross-references over all records; write the manifest (which
+fingerprints every file) last; swap.
 """
 
 from __future__ import annotations
@@ -26,14 +27,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from evalsearch import engine, store
 from evalsearch.analysis import analyze
+from evalsearch.crossref import CrossReferences
 from evalsearch.errors import DuplicateRecordError, ParseError
 from evalsearch.records import SheetRecord
+from evalsearch.similarity import SimilarityModel
+from evalsearch.store import AnalyzedSheet, SourceFile
 
 Progress = Callable[[int, int], None]
 """progress(files_done, files_total), called after each file."""
-
-PackedRecord = dict[str, tuple[tuple[str, int, int, int, bool], ...]]
 
 
 @dataclass(frozen=True)
@@ -85,11 +88,9 @@ def file_hash(path: Path) -> str:
     return digest.hexdigest()
 
 
-def analyze_record(record: SheetRecord) -> PackedRecord:
-    """Every passage of ``record`` analysed once, packed as plain tuples for the workers' pipe."""
-    from evalsearch.index import pack_terms
-
-    return pack_terms({label: analyze(text) for label, text in record.passages().items()})
+def analyze_record(record: SheetRecord) -> AnalyzedSheet:
+    """Every passage of ``record`` analysed once (terms are plain tuples, cheap to pipe)."""
+    return {label: analyze(text) for label, text in record.passages().items()}
 
 
 def _no_gc_pauses() -> None:
@@ -113,14 +114,13 @@ def _init_worker(whoosh_parent: str, strict: bool, barrier: Any) -> None:
     _worker.update(directory=Path(whoosh_parent), strict=strict, barrier=barrier, sink=None)
 
 
-def _index_file(path: str) -> tuple[str, list[SheetRecord], list[PackedRecord]]:
-    from evalsearch.index import SegmentSink
+def _index_file(path: str) -> tuple[str, list[SheetRecord], list[AnalyzedSheet]]:
     from evalsearch.parse import parse_paths
 
     records = list(parse_paths([path], strict=_worker["strict"]))
     packed = [analyze_record(record) for record in records]
     if records and _worker["sink"] is None:
-        _worker["sink"] = SegmentSink(_worker["directory"])
+        _worker["sink"] = engine.SegmentSink(_worker["directory"])
     for record, terms in zip(records, packed, strict=True):
         _worker["sink"].add(record, terms)
     return path, records, packed
@@ -154,7 +154,7 @@ class _Workers:
 
     def run(
         self, paths: Sequence[str]
-    ) -> Iterator[tuple[str, list[SheetRecord], list[PackedRecord]]]:
+    ) -> Iterator[tuple[str, list[SheetRecord], list[AnalyzedSheet]]]:
         if self.pool is None:
             yield from map(_index_file, paths)
         else:
@@ -191,23 +191,23 @@ def build_index(
     unreadable dump and IndexVersionError/IndexCorruptError for an index that cannot be
     updated; the previous index is untouched in every failure.
     """
-    from evalsearch import index as eindex
-
     started = time.perf_counter()
-    directory = Path(index_dir) if index_dir is not None else eindex.default_index_dir()
+    directory = Path(index_dir) if index_dir is not None else store.default_index_dir()
     files = expand_paths(paths)
     if not files:
         raise ParseError("索引に入れるファイルがありません（ディレクトリ内の *.txt を読みます）。")
     processes = processes or os.cpu_count() or 1
 
-    eindex.check_index_location(directory)
-    previous: dict[str, Any] | None = None
-    if eindex.has_content(directory) and not rebuild:
-        previous = eindex.read_manifest(directory)
-    old_files: dict[str, dict[str, Any]] = dict(previous["files"]) if previous else {}
+    store.check_index_location(directory)
+    previous: store.Manifest | None = None
+    if store.has_content(directory) and not rebuild:
+        previous = store.read_manifest(directory)
+    old_files: dict[str, SourceFile] = dict(previous.files) if previous else {}
 
     hashes = {str(path): file_hash(path) for path in files}
-    changed = [key for key in hashes if old_files.get(key, {}).get("sha256") != hashes[key]]
+    changed = [
+        key for key in hashes if key not in old_files or old_files[key].sha256 != hashes[key]
+    ]
     skipped = len(hashes) - len(changed)
     if previous is not None and not changed:
         if progress:
@@ -219,7 +219,7 @@ def build_index(
             skipped,
             0,
             0,
-            int(previous.get("records", 0)),
+            previous.records,
             0,
             time.perf_counter() - started,
         )
@@ -258,69 +258,76 @@ def build_index(
 
 @dataclass
 class _Contents:
-    """What the index will hold after this run, and what the run changed."""
+    """What the index will hold after this run, and what the run changed (all by record key)."""
 
     records: dict[str, SheetRecord]
-    packed: dict[str, PackedRecord]
-    files: dict[str, dict[str, Any]]  # manifest entries: path -> {"sha256", "ids"}
+    analyzed: dict[str, AnalyzedSheet]
+    files: dict[str, SourceFile]
     reparsed: frozenset[str] = frozenset()  # files this run parses again
-    owner: dict[str, str] = field(default_factory=dict)  # record id -> file
-    seen: dict[str, str] = field(default_factory=dict)  # ids (re)indexed by this run -> file
+    owner: dict[str, str] = field(default_factory=dict)  # record key -> file
+    seen: dict[str, str] = field(default_factory=dict)  # keys (re)indexed by this run -> file
     removed: set[str] = field(default_factory=set)
     added_files: int = 0
     replaced_files: int = 0
     warnings: int = 0
 
     def __post_init__(self) -> None:
-        self.owner = {rid: key for key, entry in self.files.items() for rid in entry["ids"]}
+        self.owner = {key: path for path, entry in self.files.items() for key in entry.keys}
 
     def take(
-        self, key: str, sha256: str, records: Sequence[SheetRecord], packed: Sequence[PackedRecord]
+        self,
+        path: str,
+        sha256: str,
+        records: Sequence[SheetRecord],
+        analyzed: Sequence[AnalyzedSheet],
     ) -> None:
-        """The sheets parsed from file ``key`` replace whatever that file gave before."""
-        if key in self.files:
+        """The sheets parsed from file ``path`` replace whatever that file gave before."""
+        if path in self.files:
             self.replaced_files += 1
-            stale = set(self.files[key]["ids"])
+            stale = set(self.files[path].keys)
         else:
             self.added_files += 1
             stale = set()
-        new_ids = []
-        for record, terms in zip(records, packed, strict=True):
-            rid = record.id
-            if rid in self.seen:
+        new_keys = []
+        for record, terms in zip(records, analyzed, strict=True):
+            key = record.key
+            if key in self.seen:
                 raise DuplicateRecordError(
-                    f"ID {rid}（年度-事業番号）のシートが {self.seen[rid]} にもあります。"
+                    f"ID {record.id}（年度-事業番号）のシートが {self.seen[key]} にもあります。"
                     "どちらか一方だけを索引に入れてください。",
-                    file=key,
+                    file=path,
                 )
-            self.seen[rid] = key
-            other = self.owner.get(rid)
-            if other is not None and other != key:
+            self.seen[key] = path
+            other = self.owner.get(key)
+            if other is not None and other != path:
                 if other not in self.reparsed and Path(other).exists():
                     raise DuplicateRecordError(
-                        f"ID {rid}（年度-事業番号）のシートが索引済みの {other} にもあります。"
+                        f"ID {record.id}（年度-事業番号）のシートが索引済みの {other} にもあります。"
                         "どちらか一方だけを索引に入れるか、--rebuild で作り直してください。",
-                        file=key,
+                        file=path,
                     )
                 # The sheet moved to another file: the old file no longer owns it.
-                self.files[other]["ids"] = [i for i in self.files[other]["ids"] if i != rid]
-            self.records[rid] = record
-            self.packed[rid] = terms
-            self.owner[rid] = key
-            new_ids.append(rid)
+                entry = self.files[other]
+                self.files[other] = SourceFile(
+                    entry.sha256, tuple(k for k in entry.keys if k != key)
+                )
+            self.records[key] = record
+            self.analyzed[key] = terms
+            self.owner[key] = path
+            new_keys.append(key)
             self.warnings += len(record.warnings)
-        for rid in stale - set(new_ids):
-            if self.owner.get(rid) == key:
-                del self.records[rid], self.packed[rid], self.owner[rid]
-                self.removed.add(rid)
-        self.files[key] = {"sha256": sha256, "ids": new_ids}
+        for key in stale - set(new_keys):
+            if self.owner.get(key) == path:
+                del self.records[key], self.analyzed[key], self.owner[key]
+                self.removed.add(key)
+        self.files[path] = SourceFile(sha256, tuple(new_keys))
 
 
 def _build_in(
     staging: Path,
     directory: Path,
-    previous: Mapping[str, Any] | None,
-    old_files: dict[str, dict[str, Any]],
+    previous: store.Manifest | None,
+    old_files: dict[str, SourceFile],
     hashes: Mapping[str, str],
     changed: Sequence[str],
     skipped: int,
@@ -329,30 +336,28 @@ def _build_in(
     processes: int,
     started: float,
 ) -> BuildReport:
-    from evalsearch import index as eindex
-
     if previous is not None:
-        eindex.copy_whoosh(directory, staging)
+        engine.copy(directory, staging)
         contents = _Contents(
-            {r.id: r for r in eindex.iter_records(directory)},
-            eindex.read_packed_terms(directory),
+            {record.key: record for record in store.iter_records(directory)},
+            dict(store.iter_terms(directory)),
             dict(old_files),
             reparsed=frozenset(changed),
         )
     else:
-        eindex.create_whoosh(staging).close()
+        engine.create(staging)
         contents = _Contents({}, {}, {})
     in_old_index = set(contents.records)
 
     # Errors reading the copied Whoosh files mean the previous index is damaged.
-    damaged = eindex.reading(directory) if previous is not None else contextlib.nullcontext()
+    damaged = engine.reading(directory) if previous is not None else contextlib.nullcontext()
     with damaged:
         workers = _Workers(staging, strict, max(1, min(processes, len(changed))))
         try:
             if progress:
                 progress(0, len(changed))
-            for done, (key, records, packed) in enumerate(workers.run(changed), start=1):
-                contents.take(key, hashes[key], records, packed)
+            for done, (path, records, analyzed) in enumerate(workers.run(changed), start=1):
+                contents.take(path, hashes[path], records, analyzed)
                 if progress:
                     progress(done, len(changed))
             segments = workers.finish()
@@ -361,13 +366,14 @@ def _build_in(
         # Old copies of re-indexed sheets, and sheets gone from their file, leave the old
         # segments; the workers' segments join the index.
         replaced = in_old_index & (set(contents.seen) | contents.removed)
-        eindex.commit_segments(staging, sorted(replaced), segments)
+        engine.commit_segments(staging, sorted(replaced), segments)
 
     ordered = list(contents.records.values())
-    ordered_packed = [contents.packed[record.id] for record in ordered]
-    eindex.write_store(staging, ordered, ordered_packed)
-    _fit_similarity(staging, ordered, ordered_packed)
-    eindex.write_manifest(staging, eindex.new_manifest(contents.files, len(ordered)))
+    ordered_terms = [contents.analyzed[record.key] for record in ordered]
+    store.write_records(staging, ordered)
+    store.write_terms(staging, zip(contents.records, ordered_terms, strict=True))
+    _fit_similarity(staging, ordered, ordered_terms)
+    store.write_manifest(staging, contents.files, len(ordered))
     return BuildReport(
         directory,
         contents.added_files,
@@ -382,13 +388,13 @@ def _build_in(
 
 
 def _fit_similarity(
-    directory: Path, records: Sequence[SheetRecord], packed: Sequence[PackedRecord]
+    directory: Path, records: Sequence[SheetRecord], analyzed: Sequence[AnalyzedSheet]
 ) -> None:
-    from evalsearch.index import unpack_terms
-    from evalsearch.similarity import SimilarityModel
-
-    analyzed = [unpack_terms(terms) for terms in packed]
-    SimilarityModel.fit(records, analyzed).save(directory)
+    """The similarity model, then the cross-references (which use it to tell apart projects
+    of the same name)."""
+    model = SimilarityModel().fit(records, analyzed)
+    model.save(directory)
+    CrossReferences.build(records, similarity=model.batch_similarity()).save(directory)
 
 
 # --- directories -------------------------------------------------------------------------

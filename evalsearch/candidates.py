@@ -32,13 +32,12 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from evalsearch.crossref import RELATION_LABELS, CrossReference, SheetInfo
-from evalsearch.similarity import PassagePair, SharedTerm, SimilarityModel, as_model
+from evalsearch.crossref import RELATION_LABELS, CrossReference, CrossReferences, SheetInfo
+from evalsearch.similarity import PassagePair, SharedTerm, SimilarityModel
 
 SCORE_WEIGHTS: Mapping[str, float] = {
     "similarity": 0.60,
@@ -55,10 +54,6 @@ DEFAULT_TOP_K = 10
 MIN_SIMILARITY = 0.05
 """Nearest neighbours below this cosine share only stray words and are not paired."""
 
-MAX_BLOCK_CELLS = 4_000_000
-"""Cells of one dense block of the chunked product (rows × sheets): ~16 MB of float32."""
-
-MAX_CHUNK_ROWS = 1000
 MAX_CLUSTER_SIZE = 12
 """A connected group larger than this is split at its weaker links: a chain of 40 sheets
 linked pairwise is no merge proposal."""
@@ -114,7 +109,7 @@ class CandidatePair:
             "reasons": [reason.to_dict() for reason in self.reasons],
             "shared_terms": [term.to_dict() for term in self.shared_terms],
             "passage_pairs": [pair.to_dict() for pair in self.passage_pairs],
-            "cross_references": [ref.to_dict() for ref in self.cross_references],
+            "cross_references": [ref.to_public_dict() for ref in self.cross_references],
             "contradictions": list(self.contradictions),
         }
 
@@ -135,8 +130,12 @@ class CandidateResult:
             "min_score": self.min_score,
             "score_weights": dict(SCORE_WEIGHTS),
             "pairs": [pair.to_dict() for pair in self.pairs],
-            "clusters": [list(cluster) for cluster in self.clusters],
+            "clusters": self.cluster_ids(),
         }
+
+    def cluster_ids(self) -> list[list[str]]:
+        """The clusters by record id (2023-12276): one municipality's sheets at a time."""
+        return [[self.sheets[key].id for key in cluster] for cluster in self.clusters]
 
     def iter_json(self) -> Iterator[str]:
         """``to_dict()`` as JSON text in pieces, one pair per line: at 10,000 sheets a
@@ -155,7 +154,7 @@ class CandidateResult:
         for number, pair in enumerate(self.pairs):
             yield ("," if number else "") + "\n    " + dump(pair.to_dict())
         yield ("\n  " if self.pairs else "") + "],\n"
-        yield f'  "clusters": {dump([list(cluster) for cluster in self.clusters])}\n'
+        yield f'  "clusters": {dump(self.cluster_ids())}\n'
         yield "}\n"
 
     def to_csv(self) -> str:
@@ -185,7 +184,7 @@ class CandidateResult:
                     pair.b.department,
                     "／".join(term.term for term in pair.shared_terms),
                     "／".join(reason.text for reason in pair.reasons),
-                    cluster_of.get(pair.a.id, ""),
+                    cluster_of.get(pair.a.key, ""),
                 ]
             )
         return buffer.getvalue()
@@ -197,88 +196,57 @@ def candidate_score(components: Mapping[str, float]) -> float:
 
 
 def find_candidates(
-    source: SimilarityModel | Path | str,
+    model: SimilarityModel,
+    crossrefs: CrossReferences,
     *,
     year: int | None = None,
+    municipality: str | None = None,
     min_score: float = DEFAULT_MIN_SCORE,
     top_k: int = DEFAULT_TOP_K,
     limit: int | None = None,
     details: bool = True,
 ) -> CandidateResult:
-    """Pairs worth a 統合・振替 review, best first; ``year`` keeps one fiscal year.
+    """Pairs worth a 統合・振替 review, best first; ``year`` / ``municipality`` keep one.
 
-    Pairs never cross fiscal years (a project's sheets of two years are not a merge), nor join
-    a project's own sheets. ``details=False`` skips the per-pair evidence (shared terms and
-    passage pairs) for callers that only rank.
+    Pairs never cross fiscal years nor municipalities (a merge is one city's decision in one
+    budget), nor join a project's own sheets. ``details=False`` skips the per-pair evidence
+    (shared terms and passage pairs) for callers that only rank.
     """
-    model = as_model(source)
-    rows = np.arange(len(model.sheets_))
+    rows = np.arange(len(model))
+    keep = np.ones(len(rows), dtype=bool)
     if year is not None:
-        rows = rows[model.fiscal_years_ == year]
-    similarities = nearest_pairs(model, rows, top_k=top_k, min_similarity=MIN_SIMILARITY)
-    for reference in model.cross_references_:
+        keep &= model.fiscal_years_ == year
+    if municipality is not None:
+        keep &= np.array([key.startswith(municipality + "/") for key in model.keys_], dtype=bool)
+    rows = rows[keep]
+    similarities = model.nearest_pairs(rows, top_k=top_k, min_similarity=MIN_SIMILARITY)
+    kept = set(rows.tolist())
+    for reference in crossrefs.references:
         a, b = model.row_of(reference.source), model.row_of(reference.target)
-        if year is not None and model.sheets_[a].fiscal_year != year:
+        if a not in kept or b not in kept:
             continue
-        key = (min(a, b), max(a, b))
-        if key not in similarities:
-            similarities[key] = model.similarity(a, b)
+        pair = (min(a, b), max(a, b))
+        if pair not in similarities:
+            similarities[pair] = model.similarity(a, b)
 
     pairs: list[CandidatePair] = []
     for (a, b), similarity in similarities.items():
-        pair = score_pair(model, a, b, similarity, details=details)
+        pair = score_pair(model, crossrefs, a, b, similarity, details=details)
         if pair.score >= min_score:
             pairs.append(pair)
-    pairs.sort(key=lambda pair: (-pair.score, pair.a.id, pair.b.id))
+    pairs.sort(key=lambda pair: (-pair.score, pair.a.key, pair.b.key))
     if limit is not None:
         pairs = pairs[:limit]
-    clusters = _clusters([(pair.a.id, pair.b.id, pair.score) for pair in pairs])
-    sheets = {sheet.id: sheet for pair in pairs for sheet in (pair.a, pair.b)}
+    clusters = _clusters([(pair.a.key, pair.b.key, pair.score) for pair in pairs])
+    sheets = {sheet.key: sheet for pair in pairs for sheet in (pair.a, pair.b)}
     return CandidateResult(
         pairs=tuple(pairs), clusters=clusters, year=year, min_score=min_score, sheets=sheets
     )
 
 
-def nearest_pairs(
-    model: SimilarityModel,
-    rows: np.ndarray,
-    *,
-    top_k: int = DEFAULT_TOP_K,
-    min_similarity: float = MIN_SIMILARITY,
-) -> dict[tuple[int, int], float]:
-    """{(row a, row b): cosine} for each sheet's ``top_k`` neighbours in its own year.
-
-    The product ``X[chunk] @ X.T`` is taken a block of rows at a time and turned dense only
-    for that block, so memory is bounded by ``MAX_BLOCK_CELLS``, not by the number of pairs.
-    """
-    found: dict[tuple[int, int], float] = {}
-    m = len(rows)
-    if m < 2 or top_k < 1:
-        return found
-    vectors = model.vectors_[rows]
-    transposed = vectors.T.tocsr()
-    years = model.fiscal_years_[rows]
-    projects = model.project_codes_[rows]
-    chunk = max(1, min(MAX_CHUNK_ROWS, MAX_BLOCK_CELLS // m))
-    k = min(top_k, m - 1)
-    for start in range(0, m, chunk):
-        stop = min(m, start + chunk)
-        block = (vectors[start:stop] @ transposed).toarray()
-        # Same project (the sheet itself included) and other years are never candidates.
-        block[projects[start:stop, None] == projects[None, :]] = 0.0
-        block[years[start:stop, None] != years[None, :]] = 0.0
-        best = np.argpartition(-block, k - 1, axis=1)[:, :k]
-        values = np.take_along_axis(block, best, axis=1)
-        local_rows, slots = np.nonzero(values >= min_similarity)
-        for local, slot in zip(local_rows.tolist(), slots.tolist(), strict=True):
-            a = int(rows[start + local])
-            b = int(rows[best[local, slot]])
-            found[(min(a, b), max(a, b))] = float(values[local, slot])
-    return found
-
-
 def score_pair(
     model: SimilarityModel,
+    crossrefs: CrossReferences,
     a: int,
     b: int,
     similarity: float | None = None,
@@ -289,20 +257,21 @@ def score_pair(
     """Score rows ``a`` and ``b`` of ``model`` as a candidate pair, with its reasons."""
     if similarity is None:
         similarity = model.similarity(a, b)
-    sheet_a, sheet_b = model.sheets_[a], model.sheets_[b]
-    references = model.cross_references(a, b)
-    contradictions = model.contradictions(a, b, similarity)
+    key_a, key_b = model.keys_[a], model.keys_[b]
+    sheet_a, sheet_b = crossrefs.sheet(key_a), crossrefs.sheet(key_b)
+    references = crossrefs.between(key_a, key_b)
+    contradictions = crossrefs.contradictions(key_a, key_b, similarity)
     # Put first the sheet that names the other, else the one planning the merge.
     sources = {reference.source for reference in references}
     if not keep_order and (
-        (sheet_b.id in sources and sheet_a.id not in sources)
+        (key_b in sources and key_a not in sources)
         or (not sources and sheet_b.plans_merge and not sheet_a.plans_merge)
     ):
         a, b, sheet_a, sheet_b = b, a, sheet_b, sheet_a
     both = (sheet_a, sheet_b)
     components = {
         "similarity": max(0.0, similarity),
-        "cross_reference": model.reference_strength(a, b),
+        "cross_reference": crossrefs.strength(key_a, key_b),
         "merge_plan": sum(sheet.plans_merge for sheet in both) / 2,
         "integration_answer": sum(sheet.integration_stance == "positive" for sheet in both) / 2,
         "policy_area": 1.0
@@ -336,7 +305,7 @@ def _reasons(
 ) -> tuple[Reason, ...]:
     reasons: list[Reason] = []
     for reference in references:
-        source, target = (a, b) if reference.source == a.id else (b, a)
+        source, target = (a, b) if reference.source == a.key else (b, a)
         context = RELATION_LABELS[reference.relation]
         reasons.append(
             Reason(

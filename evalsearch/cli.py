@@ -12,13 +12,16 @@ import sys
 from collections.abc import Callable, Sequence
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
 
 from evalsearch.errors import EvalSearchError
 from evalsearch.records import ITEM_LABELS, PASSAGE_LABELS
+
+if TYPE_CHECKING:
+    from evalsearch.handle import Index
 
 app = typer.Typer(
     help="事務事業評価シートの検索・比較エンジン。",
@@ -73,13 +76,11 @@ IndexDirOption = Annotated[
 ]
 
 
-def _index_dir(index: Path | None) -> Path:
-    """The index directory, checked first so a missing or outdated index is reported as such."""
-    from evalsearch.index import default_index_dir, read_manifest
+def _open(index: Path | None) -> Index:
+    """The one handle a command uses (a missing, outdated or damaged index fails here)."""
+    from evalsearch.handle import open_index
 
-    directory = index if index is not None else default_index_dir()
-    read_manifest(directory)
-    return directory
+    return open_index(index)
 
 
 class ParseFormat(StrEnum):
@@ -244,22 +245,22 @@ def search_command(
 ) -> None:
     """索引を検索し、該当箇所を項目名つきで表示する。"""
     from evalsearch.parse.form import DIRECTION_DECISIONS, DIRECTION_MEASURES
-    from evalsearch.search import search
 
     _check_choice(field, PASSAGE_LABELS, "--field")
     _check_choice(decision, DIRECTION_DECISIONS, "--decision")
     _check_choice(measure, DIRECTION_MEASURES, "--measure")
-    result = search(
-        index,
-        query,
-        field=field,
-        year=year,
-        department=department,
-        decision=decision,
-        measure=measure,
-        answers=_parse_answers(answer),
-        limit=limit,
-    )
+    answers = _parse_answers(answer)
+    with _open(index) as ix:
+        result = ix.search(
+            query,
+            field=field,
+            year=year,
+            department=department,
+            decision=decision,
+            measure=measure,
+            answers=answers,
+            limit=limit,
+        )
     if output_format is TableJsonCsv.json:
         typer.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
     elif output_format is TableJsonCsv.csv:
@@ -285,9 +286,9 @@ def show_command(
 ) -> None:
     """1件のシートを、すべての記述とともに表示する。"""
     from evalsearch.display import sheet_view
-    from evalsearch.index import find_records
 
-    found = find_records(index, project, year)
+    with _open(index) as ix:
+        found = ix.records_of(project, year=year)
     sheet = found[0]
     others = [record.fiscal_year for record in found[1:]] if year is None else []
     stdout.print(sheet_view(sheet, others), highlight=False)
@@ -319,14 +320,15 @@ def similar_command(
     index: IndexDirOption = None,
 ) -> None:
     """PROJECT に記述が似ている事業を、共通語と対応する記述つきで表示する。"""
-    from evalsearch.similarity import YearScope, similar
+    from evalsearch.similar import YearScope
 
     scope = {
         None: YearScope.OTHER_PROJECTS,
         True: YearScope.SAME_YEAR,
         False: YearScope.ANY_YEAR,
     }[same_year]
-    result = similar(_index_dir(index), project, limit=limit, years=scope, year=year)
+    with _open(index) as ix:
+        result = ix.similar(project, limit=limit, years=scope, year=year)
     if output_format is TableJson.json:
         typer.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
         return
@@ -352,13 +354,8 @@ def candidates_command(
     index: IndexDirOption = None,
 ) -> None:
     """統合・振替を検討すべき事業の組み合わせを、理由つきでスコアの高い順に出す。"""
-    from evalsearch.candidates import find_candidates
-    from evalsearch.similarity import SimilarityModel
-
-    directory = _index_dir(index)
-    result = find_candidates(
-        SimilarityModel.load(directory), year=year, min_score=min_score, limit=limit
-    )
+    with _open(index) as ix:
+        result = ix.candidates(year=year, min_score=min_score, limit=limit)
     if output_format is TableJsonCsv.json:
         for piece in result.iter_json():
             typer.echo(piece, nl=False)
@@ -409,15 +406,11 @@ def report_command(
         output_format(out)
     except ValueError as error:
         raise typer.BadParameter(str(error), param_hint="--out") from None
-    from evalsearch.index import load_records
-    from evalsearch.similarity import SimilarityModel
-
-    directory = _index_dir(index)
-    model, records = SimilarityModel.load(directory), load_records(directory)
-    if project is not None:
-        report = build_project_report(model, records, project, year=year, limit=limit)
-    else:
-        report = build_candidates_report(model, records, year=year, min_score=min_score)
+    with _open(index) as ix:
+        if project is not None:
+            report = build_project_report(ix, project, year=year, limit=limit)
+        else:
+            report = build_candidates_report(ix, year=year, min_score=min_score)
     path = write_report(report, out)
     stdout.print(f"報告書を書き出しました: {path.resolve()}", markup=False, highlight=False)
 

@@ -13,13 +13,16 @@ everyday phrase such as 輸出促進. Everything here works on records and strin
 
 from __future__ import annotations
 
+import json
 import re
+import unicodedata
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
-from evalsearch.records import PASSAGE_LABELS, SheetRecord
+from evalsearch.records import SheetRecord
 
 NAME_SUFFIXES: tuple[str, ...] = (
     "補助事業",
@@ -210,6 +213,24 @@ class CrossReference:
     def from_dict(cls, data: Mapping[str, Any]) -> CrossReference:
         return cls(**{key: data[key] for key in cls.__dataclass_fields__})
 
+    def to_public_dict(self) -> dict[str, Any]:
+        """The JSON form in results: sheets by record id (2023-12276), keys beside them."""
+        out = self.to_dict()
+        out["source_key"], out["target_key"] = self.source, self.target
+        out["source"], out["target"] = _record_id(self.source), _record_id(self.target)
+        return out
+
+
+def _record_id(key: str) -> str:
+    return key.rpartition("/")[2]
+
+
+def name_form(text: str) -> str:
+    """Text as names are compared: NFKC, so half-width katakana (ﾍﾞﾄﾅﾑ) and full-width
+    letters match the way sheets usually spell them. NFKC maps one character to one or more
+    but never merges two, so lengths here are those of the compared form."""
+    return unicodedata.normalize("NFKC", text)
+
 
 _SENTENCE_END = "。\n"
 
@@ -237,11 +258,11 @@ def find_cross_references(
     naming sheet is closest to; without it a name shared by more than
     ``MAX_TARGETS_PER_NAME`` projects is ignored as ambiguous.
     """
-    targets: dict[tuple[str, int], list[int]] = defaultdict(list)
+    targets: dict[tuple[str, str, int], list[int]] = defaultdict(list)
     kinds: dict[str, str] = {}
     for index, record in enumerate(records):
-        for name, kind in names_of(record.project_name):
-            targets[name, record.fiscal_year].append(index)
+        for name, kind in names_of(name_form(record.project_name)):
+            targets[record.municipality, name, record.fiscal_year].append(index)
             # A string that is one project's full name and another's core keeps the stronger kind.
             kinds[name] = "project_name" if kinds.get(name) == "project_name" else kind
     by_length: dict[str, dict[int, set[str]]] = defaultdict(lambda: defaultdict(set))
@@ -252,24 +273,24 @@ def find_cross_references(
         prefix: sorted(lengths.items(), reverse=True) for prefix, lengths in by_length.items()
     }
 
-    labels = [label for label in PASSAGE_LABELS if label != "事業名"]
     found: dict[tuple[str, str], CrossReference] = {}
     for source_index, record in enumerate(records):
-        passages = record.passages()
-        for label in labels:
-            text = passages.get(label) or ""
+        for label, passage in record.passages().items():
+            if label == "事業名" or not passage:
+                continue
+            text = name_form(passage)
             for start, name in _scan(text, buckets):
-                candidates = targets.get((name, record.fiscal_year), ())
+                candidates = targets.get((record.municipality, name, record.fiscal_year), ())
                 chosen = _pick_targets(records, candidates, source_index, similarity)
                 for target_index in chosen:
                     target = records[target_index]
-                    key = (record.id, target.id)
+                    key = (record.key, target.key)
                     end = start + len(name)
                     quoted = text[start - 1 : start] == "「" and text[end : end + 1] == "」"
                     context = _sentence_around(text, start, end)
                     reference = CrossReference(
-                        source=record.id,
-                        target=target.id,
+                        source=record.key,
+                        target=target.key,
                         passage=label,
                         name=name,
                         kind=kinds[name],
@@ -339,7 +360,9 @@ HIGH_SIMILARITY = 0.35
 class SheetInfo:
     """The facts about one sheet that results show and pair reasoning needs."""
 
+    key: str
     id: str
+    municipality: str
     fiscal_year: int
     project_no: str
     project_name: str
@@ -372,7 +395,9 @@ class SheetInfo:
     def from_record(cls, record: SheetRecord) -> SheetInfo:
         assessment = record.assessments.get("オ")
         return cls(
+            key=record.key,
             id=record.id,
+            municipality=record.municipality,
             fiscal_year=record.fiscal_year,
             project_no=record.project_no,
             project_name=record.project_name,
@@ -389,7 +414,9 @@ class SheetInfo:
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "key": self.key,
             "id": self.id,
+            "municipality": self.municipality,
             "fiscal_year": self.fiscal_year,
             "project_no": self.project_no,
             "project_name": self.project_name,
@@ -407,7 +434,9 @@ class SheetInfo:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SheetInfo:
         return cls(
+            key=data["key"],
             id=data["id"],
+            municipality=data["municipality"],
             fiscal_year=int(data["fiscal_year"]),
             project_no=data["project_no"],
             project_name=data["project_name"],
@@ -435,7 +464,7 @@ def pair_contradictions(
        ``HIGH_SIMILARITY`` alike plans 統合・振替 or answers オ = ある.
     """
     messages: list[str] = []
-    sheets = {a.id: a, b.id: b}
+    sheets = {a.key: a, b.key: b}
     for reference in references:
         source, target = sheets.get(reference.source), sheets.get(reference.target)
         if source is None or target is None or target.integration_stance != "negative":
@@ -463,3 +492,78 @@ def pair_contradictions(
                 f"類似度 {similarity:.2f} の {other.project_no} は統合に前向き"
             )
     return list(dict.fromkeys(messages))
+
+
+CROSSREFS_FILE = "crossrefs.json"
+
+
+class CrossReferences:
+    """The cross-reference artefact of an index: per-sheet facts and every reference, with the
+    lookups pair reasoning needs. Built by ``evalsearch index`` (``build``), stored as JSON."""
+
+    def __init__(self, sheets: Sequence[SheetInfo], references: Sequence[CrossReference]) -> None:
+        self.sheets: dict[str, SheetInfo] = {sheet.key: sheet for sheet in sheets}
+        self.references: tuple[CrossReference, ...] = tuple(references)
+        self._between: dict[tuple[str, str], list[CrossReference]] = defaultdict(list)
+        self._sources: dict[str, int] = defaultdict(int)
+        for reference in self.references:
+            self._sources[reference.target] += 1
+            self._between[_pair_key(reference.source, reference.target)].append(reference)
+
+    @classmethod
+    def build(
+        cls,
+        records: Sequence[SheetRecord],
+        *,
+        similarity: Callable[[int, Sequence[int]], Sequence[float]] | None = None,
+    ) -> CrossReferences:
+        """From the records (``similarity(source row, candidate rows)`` picks among projects
+        sharing a name; rows are positions in ``records``)."""
+        return cls(
+            [SheetInfo.from_record(record) for record in records],
+            find_cross_references(records, similarity=similarity),
+        )
+
+    def save(self, directory: Path) -> None:
+        data = {
+            "sheets": [sheet.to_dict() for sheet in self.sheets.values()],
+            "references": [reference.to_dict() for reference in self.references],
+        }
+        (directory / CROSSREFS_FILE).write_text(json.dumps(data, ensure_ascii=False), "utf-8")
+
+    @classmethod
+    def load(cls, directory: Path) -> CrossReferences:
+        """Raises OSError or ValueError/KeyError/TypeError on a damaged file (the caller says
+        which index is damaged)."""
+        data = json.loads((directory / CROSSREFS_FILE).read_text("utf-8"))
+        return cls(
+            [SheetInfo.from_dict(item) for item in data["sheets"]],
+            [CrossReference.from_dict(item) for item in data["references"]],
+        )
+
+    def sheet(self, key: str) -> SheetInfo:
+        return self.sheets[key]
+
+    def between(self, a: str, b: str) -> tuple[CrossReference, ...]:
+        """References between sheets ``a`` and ``b`` (keys) in either direction."""
+        return tuple(self._between.get(_pair_key(a, b), ()))
+
+    def strength(self, a: str, b: str) -> float:
+        """0–1: how strongly sheets ``a`` and ``b`` name each other (``CrossReference.strength``,
+        the strongest of the two directions)."""
+        return max(
+            (
+                reference.strength(self._sources.get(reference.target, 1))
+                for reference in self.between(a, b)
+            ),
+            default=0.0,
+        )
+
+    def contradictions(self, a: str, b: str, similarity: float) -> tuple[str, ...]:
+        return tuple(
+            pair_contradictions(self.sheets[a], self.sheets[b], self.between(a, b), similarity)
+        )
+
+
+def _pair_key(a: str, b: str) -> tuple[str, str]:
+    return (a, b) if a <= b else (b, a)

@@ -59,9 +59,29 @@ def project_not_found(project: str, year: int | None = None) -> ProjectNotFoundE
     )
 
 
+class AmbiguousProjectError(EvalSearchError):
+    """A project reference matches sheets of several municipalities."""
+
+
+class IndexLockedError(EvalSearchError):
+    """Another ``evalsearch index`` run is writing the same index."""
+
+
 class QuerySyntaxError(EvalSearchError):
     """The search query cannot be parsed."""
 
 
 class NotFittedError(EvalSearchError):
     """The similarity model has not been built for this index."""
+
+
+class FormProfileError(EvalSearchError):
+    """A form profile (TOML) cannot be read or says something invalid; names the key and line."""
+
+    def __init__(self, message: str, *, file: str | None = None, line: int | None = None):
+        self.file = file
+        self.line = line
+        where = f"{file}" if file is not None else ""
+        if line is not None:
+            where = f"{where} {line} 行目" if where else f"{line} 行目"
+        super().__init__(f"{where}: {message}" if where else message)

@@ -228,6 +228,11 @@ class SheetRecord:
     def id(self) -> str:
         return make_record_id(self.fiscal_year, self.project_no)
 
+    @property
+    def key(self) -> str:
+        """Unique across municipalities: ``根室市/2023-12276`` (the index's document key)."""
+        return make_record_key(self.municipality, self.id)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "id": self.id,
@@ -299,21 +304,19 @@ class SheetRecord:
         )
 
     def passages(self) -> dict[str, str]:
-        """The free-text passages keyed by their passage label (see ``PASSAGE_LABELS``)."""
-        texts = {
-            label: self.assessments[label].reason
-            for label in ITEM_LABELS
-            if label in self.assessments
-        }
+        """The free-text passages keyed by their passage label, in form order: the check
+        items' reasons (ア–カ, ①–⑧ …), 見直し, 動向, 活動, 意図, the form's other texts, 事業名."""
+        texts = {key: assessment.reason for key, assessment in self.assessments.items()}
         texts.update(
             {
                 "見直し": self.review_content,
                 "動向": self.outlook_needs,
                 "活動": self.activities,
                 "意図": self.intent,
-                "事業名": self.project_name,
             }
         )
+        texts.update(self.texts)
+        texts["事業名"] = self.project_name
         return texts
 
 
@@ -323,3 +326,7 @@ PASSAGE_LABELS: tuple[str, ...] = (*ITEM_LABELS, "見直し", "動向", "活動"
 
 def make_record_id(fiscal_year: int, project_no: str) -> str:
     return f"{fiscal_year}-{project_no}"
+
+
+def make_record_key(municipality: str, record_id: str) -> str:
+    return f"{municipality}/{record_id}"

@@ -21,14 +21,14 @@ from evalsearch.candidates import (
     SCORE_WEIGHTS,
     CandidatePair,
     CandidateResult,
-    find_candidates,
     score_pair,
 )
 from evalsearch.crossref import RELATION_LABELS, CrossReference, SheetInfo
 from evalsearch.errors import EvalSearchError
+from evalsearch.handle import Index
 from evalsearch.network import Edge, Node, render_svg
 from evalsearch.records import SheetRecord
-from evalsearch.similarity import SimilarityModel, SimilarResult, YearScope, similar
+from evalsearch.similar import SimilarResult, YearScope
 
 Format = Literal["html", "md", "csv"]
 
@@ -141,24 +141,26 @@ class Report:
 
 
 def build_candidates_report(
-    model: SimilarityModel,
-    records: Sequence[SheetRecord],
+    index: Index,
     *,
     year: int | None = None,
+    municipality: str | None = None,
     min_score: float = DEFAULT_MIN_SCORE,
     detail_count: int = DEFAULT_DETAIL_PAIRS,
 ) -> Report:
-    """The 統合・振替 candidates report (``find_candidates`` with the full records)."""
-    result = find_candidates(model, year=year, min_score=min_score)
-    by_id = {record.id: record for record in records}
+    """The 統合・振替 candidates report (``Index.candidates`` with the full records)."""
+    result = index.candidates(year=year, municipality=municipality, min_score=min_score)
+    model = index.model
+    by_key = {record.key: record for record in index.records()}
     views = tuple(
-        _pair_view(rank, pair, by_id, detailed=rank <= detail_count)
+        _pair_view(rank, pair, by_key, detailed=rank <= detail_count)
         for rank, pair in enumerate(result.pairs, 1)
     )
-    sheets = {view.a.id: view.a for view in views} | {view.b.id: view.b for view in views}
+    sheets = {view.pair.a.key: view.a for view in views} | {
+        view.pair.b.key: view.b for view in views
+    }
     clusters = tuple(
-        tuple(sheets[sheet_id] for sheet_id in cluster if sheet_id in sheets)
-        for cluster in result.clusters
+        tuple(sheets[key] for key in cluster if key in sheets) for cluster in result.clusters
     )
     scope = f"{year}年度" if year is not None else "全年度（年度内の組み合わせ）"
     return Report(
@@ -177,8 +179,7 @@ def build_candidates_report(
 
 
 def build_project_report(
-    model: SimilarityModel,
-    records: Sequence[SheetRecord],
+    index: Index,
     project: str,
     *,
     year: int | None = None,
@@ -186,18 +187,20 @@ def build_project_report(
     years: YearScope = YearScope.OTHER_PROJECTS,
 ) -> Report:
     """One project against its most similar sheets and every sheet it names or is named by."""
-    result = similar(model, project, limit=limit, years=years, year=year)
-    row = model.row_of(result.project.id)
-    others = [model.row_of(neighbour.sheet.id) for neighbour in result.similar]
-    for reference in model.cross_references_:
-        if result.project.id in (reference.source, reference.target):
-            other = reference.target if reference.source == result.project.id else reference.source
+    result = index.similar(project, limit=limit, years=years, year=year)
+    model, crossrefs = index.model, index.crossrefs
+    key = result.project.key
+    row = model.row_of(key)
+    others = [model.row_of(neighbour.sheet.key) for neighbour in result.similar]
+    for reference in crossrefs.references:
+        if key in (reference.source, reference.target):
+            other = reference.target if reference.source == key else reference.source
             if model.row_of(other) not in others:
                 others.append(model.row_of(other))
-    pairs = [score_pair(model, row, other, keep_order=True) for other in others]
+    pairs = [score_pair(model, crossrefs, row, other, keep_order=True) for other in others]
     pairs.sort(key=lambda pair: -pair.similarity)
-    by_id = {record.id: record for record in records}
-    views = tuple(_pair_view(rank, pair, by_id) for rank, pair in enumerate(pairs, 1))
+    by_key = {record.key: record for record in index.records()}
+    views = tuple(_pair_view(rank, pair, by_key) for rank, pair in enumerate(pairs, 1))
     sheet = result.project
     return Report(
         title=f"{sheet.project_no} {sheet.project_name} に類似する事業",
@@ -375,7 +378,7 @@ def _pair_view(
     rank: int, pair: CandidatePair, records: Mapping[str, SheetRecord], *, detailed: bool = True
 ) -> PairView:
     shared = tuple(term.term for term in pair.shared_terms)
-    record_a, record_b = records.get(pair.a.id), records.get(pair.b.id)
+    record_a, record_b = records.get(pair.a.key), records.get(pair.b.key)
     passages: list[PassageView] = []
     # Highlighting analyses the passages again: only for the pairs shown in full.
     if detailed and record_a is not None and record_b is not None:
@@ -404,7 +407,7 @@ def _pair_view(
 
 
 def _reference_view(reference: CrossReference, pair: CandidatePair) -> ReferenceView:
-    sheets = {pair.a.id: pair.a, pair.b.id: pair.b}
+    sheets = {pair.a.key: pair.a, pair.b.key: pair.b}
     source, target = sheets[reference.source], sheets[reference.target]
     partner = RELATION_LABELS[reference.relation]
     return ReferenceView(

@@ -14,9 +14,13 @@ Vectors
     passages of two sheets pair up (this sheet's ウ ↔ that sheet's 意図).
 
 Stored form (no pickle)
-    ``similarity-meta.json`` (version stamp, settings, per-sheet facts, cross-references),
+    ``similarity-meta.json`` (settings, passage labels, sheet keys and years),
     ``similarity-vocabulary.json``, ``similarity-idf.npy`` and the two CSR matrices as ``.npz``
-    of plain arrays, read back with ``np.load(..., allow_pickle=False)``.
+    of plain arrays, read back with ``np.load(..., allow_pickle=False)``. The index manifest
+    (evalsearch.store) is the version stamp and the checksum of these files.
+
+Cross-references are not part of the model: ``build.py`` makes them (evalsearch.crossref),
+handing over ``SimilarityModel.batch_similarity`` to break ties between projects of one name.
 """
 
 from __future__ import annotations
@@ -26,33 +30,17 @@ import re
 import zipfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from enum import StrEnum
+from functools import cache
+from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from scipy import sparse
 
-from evalsearch.crossref import (
-    CrossReference,
-    SheetInfo,
-    find_cross_references,
-    pair_contradictions,
-)
-from evalsearch.errors import (
-    IndexCorruptError,
-    IndexVersionError,
-    NotFittedError,
-    project_not_found,
-    rebuild_hint,
-)
+from evalsearch.analysis import Term
+from evalsearch.errors import IndexCorruptError, NotFittedError, rebuild_hint
 from evalsearch.records import ITEM_LABELS, SheetRecord
-
-if TYPE_CHECKING:
-    from evalsearch.analysis import Term
-
-MODEL_FORMAT_VERSION = 1
-"""Bump when the stored form or the feature definition changes: old models must be rebuilt."""
 
 REASONING_LABELS: tuple[str, ...] = (*ITEM_LABELS, "見直し", "動向")
 
@@ -74,124 +62,16 @@ boilerplate does not. 事業名 is left out: names are short, mostly generic suf
 sheet naming another project is handled exactly by ``crossref`` instead.
 """
 
-GENERIC_TERMS: frozenset[str] = frozenset(
-    {
-        # Light verbs, formal nouns and connectives as ``analysis`` emits them (normalised):
-        # the most frequent terms of the sample sheets (為る 31×, 有る 11×, こと 10×, 等 10×).
-        "為る",
-        "有る",
-        "居る",
-        "成る",
-        "出来る",
-        "行う",
-        "図る",
-        "言う",
-        "思う",
-        "関する",
-        "対する",
-        "掛かる",
-        "係る",
-        "応じる",
-        "通じる",
-        "伴う",
-        "踏まえる",
-        "向ける",
-        "進める",
-        "努める",
-        "つとめる",
-        "引き続く",
-        "求める",
-        "上げる",
-        "合わせる",
-        "無い",
-        "為",
-        "物",
-        "事",
-        "等",
-        "他",
-        "所",
-        "様",
-        "其々",
-        "既に",
-        "且つ",
-        "今後",
-        "当面",
-        "現在",
-        "現状",
-        "一定",
-        "程度",
-        "更なる",
-        "新た",
-        # Administrative vocabulary every sheet uses, whatever its topic (事業 16×, 取り組む 9×,
-        # 必要 7× in the two sample sheets): a road and a welfare project meet through these.
-        "事業",
-        "事務",
-        "事務事業",
-        "推進",
-        "実施",
-        "必要",
-        "必要性",
-        "検討",
-        "取り組む",
-        "確保",
-        "向上",
-        "市",
-        "本市",
-        "行政",
-        "効果",
-        "効率",
-        "効率化",
-        "効率的",
-        "効果的",
-        "積極的",
-        "適切",
-        "円滑",
-        "サービス",
-        # 市民 and ニーズ come from the form's own heading 「今後の動向・市民ニーズなど」.
-        "市民",
-        "ニーズ",
-        "継続",
-        "充実",
-        "強化",
-        "対応",
-        "目的",
-        "対象",
-        "状況",
-        "実績",
-        "年度",
-        "令和",
-        "平成",
-        "予算",
-        "事業費",
-        "事業内容",
-        "内容",
-        "主体",
-        "実施主体",
-        "活用",
-        "方向性",
-        # Words echoed from the questions ア–カ themselves (成果に結びついているか, 統合の
-        # 可能性, 受益者負担 …): every sheet answers the same form, so they carry no topic.
-        # 統合 matters for candidates, which read it from 方向性 and オ, not from the vectors.
-        "成果",
-        "結び付く",
-        "有効",
-        "意図",
-        "可能",
-        "可能性",
-        "見直し",
-        "見直す",
-        "単位",
-        "コスト",
-        "工夫",
-        "アイデア",
-        "統合",
-        "受益者",
-        "負担",
-        "類似",
-        "削減",
-    }
-)
-"""Terms dropped from the similarity vectors (normalised forms, see the comments)."""
+@cache
+def load_generic_terms() -> frozenset[str]:
+    """Terms dropped from the similarity vectors: ``evalsearch/data/generic_terms.txt`` (light
+    verbs, formal nouns, administrative vocabulary every sheet uses, words echoed from the
+    form's own questions; the file's comments say why each group is there)."""
+    text = resources.files("evalsearch").joinpath("data/generic_terms.txt").read_text("utf-8")
+    return frozenset(
+        line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")
+    )
+
 
 _NOISE = re.compile(r"^([0-9.,%]+|[ぁ-ゖー]{1,3})$")
 """Numbers (10, 70, 5) and short hiragana-only terms (こと, よう, つく, おる, さらに): after
@@ -202,6 +82,12 @@ MIN_TERM_LENGTH = 2
 """One-character terms are dropped: in the sample they are affixes (等 産 他 面 型 界 間 場 会
 名 本 現 多 約) and mode-A remnants (人 生 的 者 化); a topical one-character word (港, 税)
 nearly always comes with a compound (港湾, 市税) that carries it."""
+
+MAX_BLOCK_CELLS = 4_000_000
+"""Cells of one dense block of the chunked product in ``nearest_pairs`` (rows × sheets):
+~16 MB of float32."""
+
+MAX_CHUNK_ROWS = 1000
 
 DEFAULT_MAX_DF = 0.5
 MAX_DF_MIN_SHEETS = 20
@@ -247,73 +133,33 @@ class PassagePair:
         }
 
 
-@dataclass(frozen=True)
-class Neighbour:
-    """One similar sheet with the evidence for the similarity."""
-
-    sheet: SheetInfo
-    score: float
-    shared_terms: tuple[SharedTerm, ...]
-    passage_pairs: tuple[PassagePair, ...]
-    cross_references: tuple[CrossReference, ...]
-    contradictions: tuple[str, ...]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.sheet.id,
-            "project_no": self.sheet.project_no,
-            "project_name": self.sheet.project_name,
-            "department": self.sheet.department,
-            "fiscal_year": self.sheet.fiscal_year,
-            "score": round(self.score, 4),
-            "shared_terms": [term.to_dict() for term in self.shared_terms],
-            "passage_pairs": [pair.to_dict() for pair in self.passage_pairs],
-            "cross_references": [ref.to_dict() for ref in self.cross_references],
-            "contradictions": list(self.contradictions),
-        }
-
-
-class YearScope(StrEnum):
-    """Which sheets ``similar`` compares with (the sheet itself is never among them)."""
-
-    OTHER_PROJECTS = "other-projects"
-    """Every year, but not the project's own sheets of other years (the default)."""
-    SAME_YEAR = "same-year"
-    """Only sheets of the same fiscal year."""
-    ANY_YEAR = "any-year"
-    """Every sheet, the project's other years included: how a project drifted is worth seeing."""
-
-    @property
-    def label(self) -> str:
-        return {
-            YearScope.OTHER_PROJECTS: "全年度（同じ事業の他年度を除く）",
-            YearScope.SAME_YEAR: "同じ年度",
-            YearScope.ANY_YEAR: "全年度（同じ事業の他年度を含む）",
-        }[self]
-
-
-@dataclass(frozen=True)
-class SimilarResult:
-    """The answer of ``similar``: the sheet asked about and its neighbours, best first."""
-
-    project: SheetInfo
-    similar: tuple[Neighbour, ...]
-    years: YearScope = YearScope.OTHER_PROJECTS
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "project": self.project.to_dict(),
-            "similar": [neighbour.to_dict() for neighbour in self.similar],
-        }
-
-
 class SimilarityModel:
-    """TF-IDF vectors of every sheet, per-sheet facts and cross-references.
+    """TF-IDF vectors of every sheet, whole and per passage.
 
-    Build it with ``SimilarityModel.fit(records, analyzed)`` (settings are keyword-only, as in
-    scikit-learn); learned state carries a trailing underscore. Using an unfitted model raises
-    ``NotFittedError``.
+    Settings are keyword-only, as in scikit-learn; ``fit`` learns the state below (trailing
+    underscore) and returns the model. Using an unfitted model raises ``NotFittedError``.
+
+    Learned attributes
+        passage_labels_   passages counted, in the order of ``passage_vectors_`` rows
+        vocabulary_       feature strings, in column order
+        idf_              inverse document frequency per column
+        vectors_          sheet × term, L2-normalised (a dot product is a cosine), float32
+        passage_vectors_  (sheet, passage) × term, L2-normalised per passage, float32
+        keys_             record key of each row (``根室市/2023-12276``)
+        fiscal_years_     fiscal year of each row
+        project_codes_    one integer per (municipality, project number)
+        municipality_codes_  one integer per municipality
     """
+
+    passage_labels_: tuple[str, ...]
+    vocabulary_: list[str]
+    idf_: np.ndarray
+    vectors_: sparse.csr_matrix
+    passage_vectors_: sparse.csr_matrix
+    keys_: list[str]
+    fiscal_years_: np.ndarray
+    project_codes_: np.ndarray
+    municipality_codes_: np.ndarray
 
     def __init__(
         self,
@@ -324,7 +170,9 @@ class SimilarityModel:
         min_term_length: int = MIN_TERM_LENGTH,
     ) -> None:
         self.passage_weights = dict(PASSAGE_WEIGHTS if passage_weights is None else passage_weights)
-        self.generic_terms = frozenset(GENERIC_TERMS if generic_terms is None else generic_terms)
+        self.generic_terms = frozenset(
+            load_generic_terms() if generic_terms is None else generic_terms
+        )
         self.max_df = max_df
         self.min_term_length = min_term_length
 
@@ -338,27 +186,24 @@ class SimilarityModel:
         def analyzer(terms: Sequence[Term]) -> list[str]:
             out: list[str] = []
             compounds: set[tuple[int, str]] = set()
-            for term in terms:
-                text = term.text
+            for text, position, _start, _end, is_part in terms:
                 if text in generic or len(text) < min_length or _NOISE.match(text):
                     continue
-                if term.is_part:
+                if is_part:
                     # A part spelled like its own compound would count the word twice.
-                    if (term.position, text) in compounds:
+                    if (position, text) in compounds:
                         continue
                 else:
-                    compounds.add((term.position, text))
+                    compounds.add((position, text))
                 out.append(text)
             return out
 
         return analyzer
 
-    @classmethod
     def fit(
-        cls,
+        self,
         records: Sequence[SheetRecord],
         analyzed: Sequence[Mapping[str, Sequence[Term]]],
-        **settings: Any,
     ) -> SimilarityModel:
         """Fit on ``records``; ``analyzed[i]`` maps passage label → Terms of ``records[i]``."""
         from sklearn.feature_extraction.text import CountVectorizer, TfidfTransformer
@@ -368,11 +213,10 @@ class SimilarityModel:
             raise ValueError(
                 f"records ({len(records)}) and analyzed ({len(analyzed)}) must be aligned"
             )
-        model = cls(**settings)
-        labels = tuple(label for label, weight in model.passage_weights.items() if weight > 0)
+        labels = tuple(label for label, weight in self.passage_weights.items() if weight > 0)
         n = len(records)
         documents = [analyzed[i].get(label, ()) for i in range(n) for label in labels]
-        vectorizer = CountVectorizer(analyzer=model.build_analyzer(), lowercase=False)
+        vectorizer = CountVectorizer(analyzer=self.build_analyzer(), lowercase=False)
         try:
             counts = vectorizer.fit_transform(documents).astype(np.float64)
             vocabulary = list(vectorizer.get_feature_names_out())
@@ -382,7 +226,7 @@ class SimilarityModel:
             vocabulary = []
         counts = sparse.csr_matrix(counts)
 
-        weights = np.array([model.passage_weights[label] for label in labels])
+        weights = np.array([self.passage_weights[label] for label in labels])
         combine = sparse.csr_matrix(
             (
                 np.tile(weights, n),
@@ -399,7 +243,7 @@ class SimilarityModel:
 
         if n >= MAX_DF_MIN_SHEETS and vocabulary:
             document_frequency = np.bincount(sheet_tf.indices, minlength=len(vocabulary))
-            keep = np.flatnonzero(document_frequency <= model.max_df * n)
+            keep = np.flatnonzero(document_frequency <= self.max_df * n)
             sheet_tf = sheet_tf[:, keep]
             counts = counts[:, keep]
             vocabulary = [vocabulary[k] for k in keep]
@@ -412,35 +256,33 @@ class SimilarityModel:
         else:
             vectors, passages, idf = sheet_tf, counts, np.zeros(0)
 
-        model.passage_labels_ = labels
-        model.vocabulary_ = vocabulary
-        model.idf_ = idf
-        model.vectors_ = sparse.csr_matrix(vectors, dtype=np.float32)
-        model.passage_vectors_ = sparse.csr_matrix(passages, dtype=np.float32)
-        model.sheets_ = [SheetInfo.from_record(record) for record in records]
-        # A project name shared by several sheets of a year goes to the one most like the
-        # sheet naming it.
-        model.cross_references_ = find_cross_references(
-            records, similarity=_batch_similarity(model.vectors_)
+        self.passage_labels_ = labels
+        self.vocabulary_ = vocabulary
+        self.idf_ = idf
+        self.vectors_ = sparse.csr_matrix(vectors, dtype=np.float32)
+        self.passage_vectors_ = sparse.csr_matrix(passages, dtype=np.float32)
+        self._set_sheets(
+            [record.key for record in records],
+            [record.fiscal_year for record in records],
+            [(record.municipality, record.project_no) for record in records],
         )
-        model._prepare()
-        return model
+        return self
 
-    def _prepare(self) -> None:
-        """Lookup tables derived from the learned state (not stored)."""
-        self._index = {sheet.id: i for i, sheet in enumerate(self.sheets_)}
-        self.fiscal_years_ = np.array([sheet.fiscal_year for sheet in self.sheets_], dtype=np.int64)
-        codes: dict[str, int] = {}
+    def _set_sheets(
+        self, keys: list[str], years: Sequence[int], projects: Sequence[tuple[str, str]]
+    ) -> None:
+        self.keys_ = keys
+        self.fiscal_years_ = np.array(years, dtype=np.int64)
+        codes: dict[tuple[str, str], int] = {}
         self.project_codes_ = np.array(
-            [codes.setdefault(sheet.project_no, len(codes)) for sheet in self.sheets_],
-            dtype=np.int64,
+            [codes.setdefault(project, len(codes)) for project in projects], dtype=np.int64
         )
-        self._references: dict[tuple[str, str], list[CrossReference]] = {}
-        self._sources: dict[str, int] = {}
-        for reference in self.cross_references_:
-            self._sources[reference.target] = self._sources.get(reference.target, 0) + 1
-            key = _pair_key(reference.source, reference.target)
-            self._references.setdefault(key, []).append(reference)
+        places: dict[str, int] = {}
+        self.municipality_codes_ = np.array(
+            [places.setdefault(place, len(places)) for place, _ in projects], dtype=np.int64
+        )
+        self._projects = list(projects)
+        self._rows = {key: row for row, key in enumerate(keys)}
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "vectors_"):
@@ -452,7 +294,7 @@ class SimilarityModel:
     # -- persistence -------------------------------------------------------------------------
 
     def save(self, directory: Path) -> None:
-        """Write the model into ``directory`` (files ``similarity-*``); metadata goes last."""
+        """Write the model into ``directory`` (files ``similarity-*``)."""
         self._check_fitted()
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
@@ -463,8 +305,6 @@ class SimilarityModel:
         _save_csr(directory / _FILES["vectors"], self.vectors_)
         _save_csr(directory / _FILES["passages"], self.passage_vectors_)
         meta = {
-            "format_version": MODEL_FORMAT_VERSION,
-            "dictionary_version": _dictionary_version(),
             "settings": {
                 "passage_weights": self.passage_weights,
                 "generic_terms": sorted(self.generic_terms),
@@ -472,43 +312,21 @@ class SimilarityModel:
                 "min_term_length": self.min_term_length,
             },
             "passage_labels": list(self.passage_labels_),
-            "sheets": [sheet.to_dict() for sheet in self.sheets_],
-            "cross_references": [reference.to_dict() for reference in self.cross_references_],
+            "sheets": [
+                [key, int(year), place, number]
+                for key, year, (place, number) in zip(
+                    self.keys_, self.fiscal_years_, self._projects, strict=True
+                )
+            ],
         }
-        # The metadata is written last: a model cut short by a crash has none and reads as
-        # "not built" rather than as a half model.
         (directory / _FILES["meta"]).write_text(json.dumps(meta, ensure_ascii=False), "utf-8")
 
     @classmethod
     def load(cls, directory: Path) -> SimilarityModel:
-        """Read a model written by ``save``; checks its version stamp and consistency."""
+        """Read a model written by ``save`` (the index manifest has vouched for its version)."""
         directory = Path(directory)
-        meta_path = directory / _FILES["meta"]
-        if not meta_path.exists():
-            raise NotFittedError(
-                f"{directory}: 類似度モデルがありません。{rebuild_hint(directory)}"
-            )
         try:
-            meta = json.loads(meta_path.read_text("utf-8"))
-        except (OSError, ValueError) as error:
-            raise IndexCorruptError(
-                f"{meta_path}: 類似度モデルを読めません（{error}）。{rebuild_hint(directory)}"
-            ) from None
-        version = meta.get("format_version")
-        if version != MODEL_FORMAT_VERSION:
-            raise IndexVersionError(
-                f"{directory}: 類似度モデルの形式が古いか新しすぎます（版 {version}、"
-                f"必要な版 {MODEL_FORMAT_VERSION}）。"
-                f"{rebuild_hint(directory)}"
-            )
-        dictionary = _dictionary_version()
-        if meta.get("dictionary_version") != dictionary:
-            raise IndexVersionError(
-                f"{directory}: 類似度モデルは別の Sudachi 辞書（{meta.get('dictionary_version')}）"
-                f"で作られています（現在 {dictionary}）。"
-                f"{rebuild_hint(directory)}"
-            )
-        try:
+            meta = json.loads((directory / _FILES["meta"]).read_text("utf-8"))
             settings = meta["settings"]
             model = cls(
                 passage_weights=settings["passage_weights"],
@@ -517,19 +335,23 @@ class SimilarityModel:
                 min_term_length=settings["min_term_length"],
             )
             model.passage_labels_ = tuple(meta["passage_labels"])
-            model.sheets_ = [SheetInfo.from_dict(item) for item in meta["sheets"]]
-            model.cross_references_ = [
-                CrossReference.from_dict(item) for item in meta["cross_references"]
-            ]
+            sheets = meta["sheets"]
+            model._set_sheets(
+                [key for key, _, _, _ in sheets],
+                [year for _, year, _, _ in sheets],
+                [(place, number) for _, _, place, number in sheets],
+            )
             model.vocabulary_ = json.loads((directory / _FILES["vocabulary"]).read_text("utf-8"))
             model.idf_ = np.load(directory / _FILES["idf"], allow_pickle=False)
             model.vectors_ = _load_csr(directory / _FILES["vectors"])
             model.passage_vectors_ = _load_csr(directory / _FILES["passages"])
         except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as error:
+            # Not numpy's own advice (allow_pickle): nothing of ours is ever a pickle.
             raise IndexCorruptError(
-                f"{directory}: 類似度モデルが壊れています（{error}）。{rebuild_hint(directory)}"
+                f"{directory}: 類似度モデルが壊れています（{type(error).__name__}）。"
+                f"{rebuild_hint(directory)}"
             ) from None
-        n, width = len(model.sheets_), len(model.vocabulary_)
+        n, width = len(model.keys_), len(model.vocabulary_)
         if (
             model.vectors_.shape != (n, width)
             or model.passage_vectors_.shape != (n * len(model.passage_labels_), width)
@@ -538,38 +360,18 @@ class SimilarityModel:
             raise IndexCorruptError(
                 f"{directory}: 類似度モデルの行列の大きさが合いません。{rebuild_hint(directory)}"
             )
-        model._prepare()
         return model
 
     # -- queries -----------------------------------------------------------------------------
 
     def __len__(self) -> int:
         self._check_fitted()
-        return len(self.sheets_)
+        return len(self.keys_)
 
-    def row_of(self, sheet_id: str) -> int:
-        """The row of the sheet with this id (KeyError if the model has none)."""
+    def row_of(self, key: str) -> int:
+        """The row of the sheet with this record key (KeyError if the model has none)."""
         self._check_fitted()
-        return self._index[sheet_id]
-
-    def resolve(self, project: str, *, year: int | None = None) -> int:
-        """The row of a sheet given its id (2023-12276) or project number (12276).
-
-        A project number with several years means the newest year unless ``year`` says which.
-        """
-        self._check_fitted()
-        project = project.strip()
-        if project in self._index and year is None:
-            return self._index[project]
-        rows = [
-            i
-            for i, sheet in enumerate(self.sheets_)
-            if (sheet.project_no == project or sheet.id == project)
-            and (year is None or sheet.fiscal_year == year)
-        ]
-        if not rows:
-            raise project_not_found(project, year)
-        return max(rows, key=lambda i: self.sheets_[i].fiscal_year)
+        return self._rows[key]
 
     def scores(self, row: int) -> np.ndarray:
         """Cosine similarity of sheet ``row`` with every sheet (dense, one float per sheet)."""
@@ -577,9 +379,68 @@ class SimilarityModel:
         product = self.vectors_ @ self.vectors_[row].T
         return np.asarray(product.toarray(), dtype=np.float64).ravel()
 
+    def nearest(self, row: int, *, limit: int, allowed: np.ndarray | None = None) -> list[int]:
+        """The ``limit`` rows most similar to ``row`` (never itself), best first, among the
+        rows where ``allowed`` (a boolean mask) is true; rows of cosine 0 are left out."""
+        scores = self.scores(row)
+        mask = scores > 0
+        mask[row] = False
+        if allowed is not None:
+            mask &= allowed
+        candidates = np.flatnonzero(mask)
+        if len(candidates) > limit:
+            best = np.argpartition(-scores[candidates], limit - 1)[:limit]
+            candidates = candidates[best]
+        ordered = candidates[np.argsort(-scores[candidates], kind="stable")][:limit]
+        return [int(other) for other in ordered]
+
+    def nearest_pairs(
+        self, rows: np.ndarray, *, top_k: int, min_similarity: float
+    ) -> dict[tuple[int, int], float]:
+        """{(row a, row b): cosine} for each sheet's ``top_k`` neighbours among ``rows`` of its
+        own fiscal year and municipality, other projects only.
+
+        The product ``X[chunk] @ X.T`` is taken a block of rows at a time and turned dense
+        only for that block, so memory is bounded by ``MAX_BLOCK_CELLS``, not by the number
+        of pairs.
+        """
+        self._check_fitted()
+        found: dict[tuple[int, int], float] = {}
+        m = len(rows)
+        if m < 2 or top_k < 1:
+            return found
+        vectors = self.vectors_[rows]
+        transposed = vectors.T.tocsr()
+        years = self.fiscal_years_[rows]
+        projects = self.project_codes_[rows]
+        places = self.municipality_codes_[rows]
+        chunk = max(1, min(MAX_CHUNK_ROWS, MAX_BLOCK_CELLS // m))
+        k = min(top_k, m - 1)
+        for start in range(0, m, chunk):
+            stop = min(m, start + chunk)
+            block = (vectors[start:stop] @ transposed).toarray()
+            # Same project (the sheet itself included), other years and other municipalities
+            # are never candidates: a merge is one city's decision within one budget year.
+            block[projects[start:stop, None] == projects[None, :]] = 0.0
+            block[years[start:stop, None] != years[None, :]] = 0.0
+            block[places[start:stop, None] != places[None, :]] = 0.0
+            best = np.argpartition(-block, k - 1, axis=1)[:, :k]
+            values = np.take_along_axis(block, best, axis=1)
+            local_rows, slots = np.nonzero(values >= min_similarity)
+            for local, slot in zip(local_rows.tolist(), slots.tolist(), strict=True):
+                a = int(rows[start + local])
+                b = int(rows[best[local, slot]])
+                found[(min(a, b), max(a, b))] = float(values[local, slot])
+        return found
+
     def similarity(self, a: int, b: int) -> float:
         _, products = _shared(_row(self.vectors_, a), _row(self.vectors_, b))
         return float(products.sum())
+
+    def batch_similarity(self) -> Callable[[int, Sequence[int]], np.ndarray]:
+        """``(source row, candidate rows) -> cosines``, for building cross-references."""
+        self._check_fitted()
+        return _batch_similarity(self.vectors_)
 
     def shared_terms(self, a: int, b: int, *, limit: int = 8) -> tuple[SharedTerm, ...]:
         """The terms contributing most to the cosine of sheets ``a`` and ``b``."""
@@ -615,29 +476,6 @@ class SimilarityModel:
                 )
             )
         return tuple(pairs)
-
-    def cross_references(self, a: int, b: int) -> tuple[CrossReference, ...]:
-        """References between sheets ``a`` and ``b`` in either direction."""
-        key = _pair_key(self.sheets_[a].id, self.sheets_[b].id)
-        return tuple(self._references.get(key, ()))
-
-    def reference_strength(self, a: int, b: int) -> float:
-        """0–1: how strongly sheets ``a`` and ``b`` name each other (``CrossReference.strength``,
-        the strongest of the two directions)."""
-        return max(
-            (
-                reference.strength(self._sources.get(reference.target, 1))
-                for reference in self.cross_references(a, b)
-            ),
-            default=0.0,
-        )
-
-    def contradictions(self, a: int, b: int, similarity: float) -> tuple[str, ...]:
-        return tuple(
-            pair_contradictions(
-                self.sheets_[a], self.sheets_[b], self.cross_references(a, b), similarity
-            )
-        )
 
     def _top_terms(self, row_a: _Row, row_b: _Row, limit: int) -> tuple[SharedTerm, ...]:
         columns, products = _shared(row_a, row_b)
@@ -696,69 +534,9 @@ def _densify(rows: Sequence[_Row], columns: np.ndarray) -> np.ndarray:
     return dense
 
 
-def similar(
-    source: SimilarityModel | Path | str,
-    project: str,
-    *,
-    limit: int = 10,
-    years: YearScope = YearScope.OTHER_PROJECTS,
-    year: int | None = None,
-) -> SimilarResult:
-    """The ``limit`` sheets most similar to ``project``, best first, among ``years``.
-
-    ``source`` is a fitted model or an index directory; ``year`` picks which of the project's
-    sheets to start from (the newest by default).
-    """
-    model = as_model(source)
-    row = model.resolve(project, year=year)
-    scores = model.scores(row)
-    mask = scores > 0
-    mask[row] = False
-    if years is YearScope.SAME_YEAR:
-        mask &= model.fiscal_years_ == model.fiscal_years_[row]
-    elif years is YearScope.OTHER_PROJECTS:
-        own = model.sheets_[row].project_no
-        mask &= np.fromiter((sheet.project_no != own for sheet in model.sheets_), bool, len(mask))
-    candidates = np.flatnonzero(mask)
-    if len(candidates) > limit:
-        best = np.argpartition(-scores[candidates], limit - 1)[:limit]
-        candidates = candidates[best]
-    candidates = candidates[np.argsort(-scores[candidates], kind="stable")][:limit]
-    neighbours = tuple(
-        Neighbour(
-            sheet=model.sheets_[other],
-            score=float(scores[other]),
-            shared_terms=model.shared_terms(row, int(other)),
-            passage_pairs=model.passage_pairs(row, int(other)),
-            cross_references=model.cross_references(row, int(other)),
-            contradictions=model.contradictions(row, int(other), float(scores[other])),
-        )
-        for other in candidates
-    )
-    return SimilarResult(project=model.sheets_[row], similar=neighbours, years=years)
-
-
-def as_model(source: SimilarityModel | Path | str) -> SimilarityModel:
-    """A fitted model from itself or from the index directory holding it."""
-    if isinstance(source, SimilarityModel):
-        source._check_fitted()
-        return source
-    return SimilarityModel.load(Path(source))
-
-
 def _sublinear(values: np.ndarray) -> np.ndarray:
     """1 + ln(tf) from tf = 1 up, tf itself below (weighted counts can be 0.5): continuous."""
     return np.where(values >= 1.0, 1.0 + np.log(np.maximum(values, 1.0)), values)
-
-
-def _pair_key(a: str, b: str) -> tuple[str, str]:
-    return (a, b) if a <= b else (b, a)
-
-
-def _dictionary_version() -> str:
-    from evalsearch.analysis import dictionary_version
-
-    return dictionary_version()
 
 
 def _save_csr(path: Path, matrix: sparse.csr_matrix) -> None:

@@ -1,0 +1,555 @@
+"""The search engine: the only module that imports whoosh.
+
+Schema and documents, segment writing for the parallel build, compiling a parsed query
+(``evalsearch.query``) to Whoosh and running it. Terms are analysed once per indexing run
+(``evalsearch.analysis.analyze``) and handed to Whoosh pre-analysed: ``PreAnalyzedText``
+fields take a ``TokenStream`` instead of text. ``index_tokens`` adds the sub-compound terms that
+let a query compound match inside a longer compound with one term lookup.
+
+Whoosh pickles the schema into its table of contents. Our field class pickles as Whoosh's own
+``TEXT`` and we always open an index with the schema made here, so the files never name a class
+of ours and never unpickle one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import pickle
+import shutil
+import struct
+import zlib
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from whoosh import analysis as wanalysis
+from whoosh import collectors, scoring
+from whoosh import fields as wfields
+from whoosh import index as windex
+from whoosh import query as wq
+from whoosh.writing import SegmentWriter
+
+from evalsearch.analysis import QueryWord, Term
+from evalsearch.query import Clause, ParsedQuery
+from evalsearch.records import SheetRecord
+from evalsearch.store import corrupt
+
+WHOOSH_DIR = "whoosh"
+
+FIELD_CODES: dict[str, str] = {
+    "ア": "a",
+    "イ": "i",
+    "ウ": "u",
+    "エ": "e",
+    "オ": "o",
+    "カ": "ka",
+    "見直し": "review",
+    "動向": "outlook",
+    "活動": "activities",
+    "意図": "intent",
+    "事業名": "name",
+}
+"""ASCII stand-ins for the 根室 form's passage labels in Whoosh field names (stable on disk);
+other forms' labels (①…⑧, 概要 …) are spelled in hex (``field_code``)."""
+
+
+def field_code(label: str) -> str:
+    return FIELD_CODES.get(label) or "x" + label.encode("utf-8").hex()
+
+
+def passage_field(label: str) -> str:
+    """The Whoosh field of one passage label (a dynamic ``p_*`` field)."""
+    return "p_" + field_code(label)
+
+
+def answer_field(label: str) -> str:
+    """The Whoosh field holding the ticked answer of item ``label`` (a dynamic ``ans_*``)."""
+    return "ans_" + field_code(label)
+
+
+COMBINED_FIELD = "text"
+"""Every passage in one field: the default search field."""
+
+PASSAGE_GAP = 100
+"""Positions left between passages in the combined field so a phrase never spans two."""
+
+WRITER_LIMIT_MB = 256
+"""Whoosh pool memory per writer before it spills a sorted run to disk. Measured at 10,000
+sheets on 2 cores (bench/run.py): 768 MB gave 268 sheets/s at 1,894 MB peak RSS, 256 MB gives
+219 sheets/s at 1,627 MB. Spilling costs speed, but the memory target (2 GiB) is the tighter one."""
+
+TERM_SEPARATOR = "\x1f"
+
+# --- Whoosh adaptation -------------------------------------------------------------------
+
+
+class TokenStream(list):  # type: ignore[type-arg]
+    """Pre-analysed field content: (term text, Whoosh position) pairs."""
+
+
+class PreAnalyzedText(wfields.TEXT):
+    """A TEXT field that indexes a ``TokenStream`` as is, without running the analyzer."""
+
+    def __init__(self) -> None:
+        # The analyzer is never run (documents arrive analysed, queries are compiled from
+        # terms); Whoosh's own keeps the pickled schema free of our classes.
+        super().__init__(analyzer=wanalysis.SpaceSeparatedTokenizer(), stored=False)
+
+    def __reduce__(self) -> Any:
+        # Pickled into Whoosh's table of contents as Whoosh's own TEXT: see the module doc.
+        return (object.__new__, (wfields.TEXT,), self.__dict__.copy())
+
+    def index(self, value: Any, **kwargs: Any) -> Iterator[tuple[bytes, int, float, bytes]]:
+        if not isinstance(value, TokenStream):
+            yield from super().index(value, **kwargs)
+            return
+        positions: dict[str, list[int]] = {}
+        for text, position in value:
+            positions.setdefault(text, []).append(position)
+        encode = self.format.encode
+        boost = self.format.field_boost
+        for text, poslist in positions.items():
+            poslist.sort()
+            yield text.encode("utf-8"), len(poslist), len(poslist) * boost, encode(poslist)
+
+
+SUBCOMPOUND_MARK = "\x02"
+"""Prefix of sub-compound terms (see ``index_tokens``); no analysed text contains it."""
+
+
+def subcompound_term(parts: Sequence[str]) -> str:
+    """The index term standing for mode-A ``parts`` in a row inside one compound."""
+    return SUBCOMPOUND_MARK + "".join(parts)
+
+
+def index_tokens(terms: Iterable[Term], base: int = 0) -> list[tuple[str, int]]:
+    """(index term, Whoosh position) pairs of analysed terms: the Sudachi "search mode".
+
+    Every compound, its mode-A parts and its sub-compounds share the compound's position
+    (``Term.position``), so phrases and adjacency work on whole words. A sub-compound term
+    stands for each run of two or more parts (技能実習生 -> 技能実習, 実習生, 技能実習生): the
+    query 実習生 then matches inside 技能実習生 with one term lookup instead of a phrase of
+    parts, which pure-Python Whoosh evaluates too slowly (~100 ms at 10,000 sheets).
+    """
+    out: list[tuple[str, int]] = []
+    parts: list[str] = []
+    compound_position = base
+
+    def flush() -> None:
+        count = len(parts)
+        if count > 1:
+            for i in range(count - 1):
+                for j in range(i + 2, count + 1):
+                    out.append((subcompound_term(parts[i:j]), compound_position))
+        parts.clear()
+
+    for text, position, _start, _end, is_part in terms:
+        if is_part:
+            parts.append(text)
+        else:
+            flush()
+            compound_position = base + position
+        out.append((text, base + position))
+    flush()
+    return out
+
+
+FACET_FIELDS: tuple[str, ...] = ("municipality", "department", "decision")
+
+
+def make_schema() -> wfields.Schema:
+    schema = wfields.Schema(
+        key=wfields.ID(unique=True, stored=True),
+        id=wfields.ID(stored=True),
+        municipality=wfields.ID(stored=True, sortable=True),
+        project_no=wfields.ID(stored=True),
+        fiscal_year=wfields.ID(stored=True),
+        department=wfields.ID(stored=True, sortable=True),
+        policy_area=wfields.ID(stored=True),
+        decision=wfields.ID(stored=True, sortable=True),
+        measures=wfields.KEYWORD(stored=True, commas=True),
+        total_cost=wfields.NUMERIC(float, stored=True),
+        doc=wfields.STORED(),
+    )
+    schema.add(COMBINED_FIELD, PreAnalyzedText())
+    # Passages and answers by the form's own labels (ア…カ, ①…⑧, 概要 …): dynamic fields.
+    schema.add("p_*", PreAnalyzedText(), glob=True)
+    schema.add("ans_*", wfields.ID(stored=True), glob=True)
+    return schema
+
+
+def document(record: SheetRecord, analyzed: Mapping[str, Sequence[Term]]) -> dict[str, Any]:
+    """The Whoosh document of one sheet from its already analysed passages."""
+    passages = record.passages()
+    doc: dict[str, Any] = {
+        "key": record.key,
+        "id": record.id,
+        "municipality": record.municipality,
+        "project_no": record.project_no,
+        "fiscal_year": str(record.fiscal_year),
+        "department": record.department or "",
+        "decision": record.direction.decision or "",
+        "doc": {
+            "project_name": record.project_name,
+            "passages": {label: text for label, text in passages.items() if text},
+            # Which terms each passage has: tells a hit's matching passages without
+            # re-analysing them.
+            "terms": {
+                label: TERM_SEPARATOR.join(sorted({term[0] for term in terms}))
+                for label, terms in analyzed.items()
+                if terms
+            },
+        },
+    }
+    if record.policy_area:
+        doc["policy_area"] = record.policy_area
+    if record.direction.measures:
+        doc["measures"] = ",".join(record.direction.measures)
+    total = record.budget.latest("total_cost")
+    if total is not None:
+        doc["total_cost"] = float(total)
+    combined = TokenStream()
+    base = 0
+    for label, terms in analyzed.items():
+        if not terms:
+            continue
+        doc[passage_field(label)] = TokenStream(index_tokens(terms))
+        stream = index_tokens(terms, base)
+        combined.extend(stream)
+        base = stream[-1][1] + PASSAGE_GAP
+    if combined:
+        doc[COMBINED_FIELD] = combined
+    for label, assessment in record.assessments.items():
+        if assessment.answer:
+            doc[answer_field(label)] = assessment.answer
+    return doc
+
+
+# --- opening -----------------------------------------------------------------------------
+
+
+def create(directory: Path) -> None:
+    """An empty Whoosh index in ``directory/whoosh``."""
+    (directory / WHOOSH_DIR).mkdir(parents=True, exist_ok=True)
+    windex.create_in(str(directory / WHOOSH_DIR), make_schema()).close()
+
+
+def copy(source: Path, target: Path) -> None:
+    shutil.copytree(source / WHOOSH_DIR, target / WHOOSH_DIR)
+
+
+_READ_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    EOFError,
+    ValueError,
+    KeyError,
+    IndexError,
+    struct.error,
+    zlib.error,
+    pickle.UnpicklingError,
+    windex.IndexError,
+)
+"""What Whoosh raises on damaged index files (a truncated segment gives EOFError, which the
+CLI framework would otherwise print as "Aborted!")."""
+
+
+@contextlib.contextmanager
+def reading(directory: Path) -> Iterator[None]:
+    """Turn errors from damaged index files into IndexCorruptError."""
+    try:
+        yield
+    except _READ_ERRORS as error:
+        raise corrupt(directory, f"{type(error).__name__}: {error}") from error
+
+
+def _open_whoosh(directory: Path) -> Any:
+    try:
+        return windex.open_dir(str(directory / WHOOSH_DIR), schema=make_schema())
+    except Exception as error:  # Whoosh raises many kinds (EmptyIndexError, EOFError, ...)
+        raise corrupt(directory, f"{WHOOSH_DIR}/: {type(error).__name__}: {error}") from error
+
+
+class _CachedLengthBM25F(scoring.BM25F):
+    """Whoosh's BM25F, with each segment's field lengths read into a list once.
+
+    Whoosh looks a document's field length up in the column file for every scored posting;
+    at 10,000 sheets that lookup was a third of a query's time.
+    """
+
+    def scorer(self, searcher: Any, fieldname: str, text: bytes, qf: int = 1) -> Any:
+        scorer = super().scorer(searcher, fieldname, text, qf)
+        if hasattr(scorer, "dfl"):
+            scorer.dfl = _field_lengths(searcher.reader(), fieldname).__getitem__
+        return scorer
+
+
+def _field_lengths(reader: Any, fieldname: str) -> list[int]:
+    cache = reader.__dict__.setdefault("_evalsearch_lengths", {})
+    lengths = cache.get(fieldname)
+    if lengths is None:
+        lengths = [
+            reader.doc_field_length(docnum, fieldname, 1)
+            for docnum in range(reader.doc_count_all())
+        ]
+        cache[fieldname] = lengths
+    return lengths
+
+
+# --- querying ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RawHit:
+    """One scored document as the engine returns it."""
+
+    score: float
+    stored: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class QueryOutcome:
+    total: int
+    hits: list[RawHit]
+    facets: dict[str, dict[str, int]]
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Exact-value restrictions on the hits (they do not change the ranking)."""
+
+    year: int | None = None
+    municipality: str | None = None
+    department: str | None = None
+    decision: str | None = None
+    measure: str | None = None
+    answers: Mapping[str, str] = field(default_factory=dict)
+
+
+NAME_BOOST = 2.0
+"""Extra weight of a match in 事業名 when searching every passage (BM25F-style field boost)."""
+
+
+def _word_query(fieldname: str, word: QueryWord) -> Any:
+    term = wq.Term(fieldname, word.term)
+    if not word.parts:
+        return term
+    # C-term OR A-phrase: 実習生 matches 実習生 itself and its parts 実習 生 in a row inside a
+    # compound (技能実習生), looked up as one sub-compound term (see index_tokens). The exact
+    # compound matches both and so ranks first.
+    return wq.Or([term, wq.Term(fieldname, subcompound_term(word.parts))])
+
+
+def _clause_query(clause: Clause, default_field: str) -> Any:
+    fieldname = passage_field(clause.field) if clause.field else default_field
+    words = [_word_query(fieldname, word) for word in clause.words]
+    if len(words) == 1:
+        return words[0]
+    sequence = wq.Sequence(words, slop=1)
+    if clause.phrase:
+        return sequence
+    # Every content word is required; the words in a row (a phrase) rank higher.
+    return wq.AndMaybe(wq.And(words), sequence)
+
+
+def compile_query(parsed: ParsedQuery, default_label: str | None = None) -> Any:
+    """The Whoosh query of the positive part of a parsed query (exclusions: ``_excluded``)."""
+    default_field = passage_field(default_label) if default_label else COMBINED_FIELD
+    groups = []
+    boosts = []
+    for alternatives in parsed.required:
+        options = [_clause_query(clause, default_field) for clause in alternatives]
+        groups.append(options[0] if len(options) == 1 else wq.Or(options))
+        if default_label is None:
+            boosts.extend(
+                _clause_query(clause, passage_field("事業名"))
+                for clause in alternatives
+                if clause.field is None
+            )
+    main: Any = wq.And(groups) if len(groups) > 1 else (groups[0] if groups else wq.Every())
+    if boosts:
+        main = wq.AndMaybe(main, wq.Or(boosts, boost=NAME_BOOST))
+    return main
+
+
+def _excluded(parsed: ParsedQuery, default_label: str | None) -> Any | None:
+    if not parsed.excluded:
+        return None
+    default_field = passage_field(default_label) if default_label else COMBINED_FIELD
+    return wq.Or([_clause_query(clause, default_field) for clause in parsed.excluded])
+
+
+def compile_filter(filters: Filters) -> Any | None:
+    terms = []
+    if filters.year is not None:
+        terms.append(wq.Term("fiscal_year", str(filters.year)))
+    if filters.municipality:
+        terms.append(wq.Term("municipality", filters.municipality))
+    if filters.department:
+        terms.append(wq.Term("department", filters.department))
+    if filters.decision:
+        terms.append(wq.Term("decision", filters.decision))
+    if filters.measure:
+        terms.append(wq.Term("measures", filters.measure))
+    for label, answer in filters.answers.items():
+        terms.append(wq.Term(answer_field(label), answer))
+    if not terms:
+        return None
+    return terms[0] if len(terms) == 1 else wq.And(terms)
+
+
+class _FacetCounter(collectors.WrappingCollector):
+    """Counts every match and its facet values in the one pass that scores them."""
+
+    def __init__(self, child: Any, values: Mapping[str, list[str]]) -> None:
+        super().__init__(child)
+        self.values = values
+        self.total = 0
+        self.counts: dict[str, dict[str, int]] = {name: {} for name in values}
+
+    def collect(self, sub_docnum: int) -> Any:
+        docnum = self.offset + sub_docnum
+        self.total += 1
+        for name, values in self.values.items():
+            counts = self.counts[name]
+            value = values[docnum]
+            counts[value] = counts.get(value, 0) + 1
+        return self.child.collect(sub_docnum)
+
+
+class Engine:
+    """A Whoosh index opened for searching; keep it open to keep the searcher (and its
+    caches) warm across queries."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self._whoosh = _open_whoosh(directory)
+        self._searcher: Any = None
+        self._facets: dict[str, list[str]] | None = None
+
+    def searcher(self) -> Any:
+        if self._searcher is None:
+            self._searcher = self._whoosh.searcher(weighting=_CachedLengthBM25F())
+        return self._searcher
+
+    def facet_values(self) -> dict[str, list[str]]:
+        """Each facet field's value per document number, read once per opened index."""
+        if self._facets is None:
+            reader = self.searcher().reader()
+            facets = {}
+            for name in FACET_FIELDS:
+                column = reader.column_reader(name)
+                facets[name] = [
+                    value.decode("utf-8") if isinstance(value, bytes) else (value or "")
+                    for value in column
+                ]
+            self._facets = facets
+        return self._facets
+
+    def execute(
+        self,
+        parsed: ParsedQuery,
+        *,
+        default_label: str | None = None,
+        filters: Filters | None = None,
+        limit: int = 10,
+    ) -> QueryOutcome:
+        """Run a parsed query: the top ``limit`` hits, the total and facet counts of all hits."""
+        with reading(self.directory):
+            return self._execute(parsed, default_label, filters or Filters(), limit)
+
+    def _execute(
+        self, parsed: ParsedQuery, default_label: str | None, filters: Filters, limit: int
+    ) -> QueryOutcome:
+        searcher = self.searcher()
+        query = compile_query(parsed, default_label)
+        filter_query = compile_filter(filters)
+        if filter_query is not None:
+            # Inside the query (score 0, ranking unchanged), the filter's postings let the
+            # intersection skip documents instead of matching them and dropping them afterwards.
+            query = wq.And([query, wq.ConstantScoreQuery(filter_query, 0.0)])
+        # No block-quality skipping and no matcher replacement: both drop matches that cannot
+        # reach the top hits, and every match must be counted.
+        collector: Any = _FacetCounter(
+            collectors.TopCollector(limit=max(1, limit), usequality=False, replace=0),
+            self.facet_values(),
+        )
+        excluded = _excluded(parsed, default_label)
+        if excluded is not None:
+            # Not wq.AndNot: Whoosh's AndNotMatcher does not skip the excluded postings
+            # forward, so the first match of each segment escaped the exclusion. The excluded
+            # documents are collected as a set of numbers and refused before scoring.
+            collector = collectors.FilterCollector(
+                collector, restrict=set(searcher.docs_for_query(excluded))
+            )
+        searcher.search_with_collector(query, collector)
+        counter = collector if isinstance(collector, _FacetCounter) else collector.child
+        results = counter.results()
+        facets = {
+            name: dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
+            for name, counts in counter.counts.items()
+        }
+        hits = [RawHit(hit.score, dict(hit.fields())) for hit in results[: max(0, limit)]]
+        return QueryOutcome(counter.total, hits, facets)
+
+    def close(self) -> None:
+        if self._searcher is not None:
+            self._searcher.close()
+            self._searcher = None
+        self._facets = None
+
+
+# --- parallel writing --------------------------------------------------------------------
+
+
+class SegmentSink:
+    """Writes documents into one new segment of an index, without taking the index lock.
+
+    Each indexing worker process owns one sink (the parent holds the lock and later adds the
+    finished segments to the index with ``commit_segments``): documents are indexed where
+    they were analysed, so they are never pickled between processes.
+    """
+
+    def __init__(self, directory: Path) -> None:
+        self._writer = SegmentWriter(_open_whoosh(directory), _lk=False, limitmb=WRITER_LIMIT_MB)
+        self._count = 0
+
+    def add(self, record: SheetRecord, analyzed: Mapping[str, Sequence[Term]]) -> None:
+        self._writer.add_document(**document(record, analyzed))
+        self._count += 1
+
+    def finish(self) -> Any:
+        """The finished segment (picklable), or None when nothing was added."""
+        writer = self._writer
+        if not self._count:
+            writer.cancel()
+            return None
+        # Not writer._finish(): it would delete the temporary run directory that all the
+        # sinks of this index share; commit_segments' writer removes it at the end.
+        return writer._finalize_segment()
+
+    def cancel(self) -> None:
+        self._writer.cancel()
+
+
+def commit_segments(directory: Path, delete_keys: Iterable[str], segments: Iterable[Any]) -> None:
+    """Delete ``delete_keys`` from the existing segments, then add the new ``segments``."""
+    ix = _open_whoosh(directory)
+    writer = ix.writer()
+    try:
+        for key in delete_keys:
+            writer.delete_by_term("key", key)
+        # Merge small old segments as Whoosh's default policy does; the new ones join as is.
+        final = writer._merge_segments(None, False, True)
+        if writer._added:
+            final.append(writer._finalize_segment())
+        else:
+            writer._close_segment()
+        final.extend(segment for segment in segments if segment is not None)
+        writer._commit_toc(final)
+        writer._finish()
+    except BaseException:
+        writer.cancel()
+        raise
+    finally:
+        ix.close()

@@ -1,0 +1,196 @@
+"""``evalsearch.open(DIR) -> Index``: one object that owns everything in an index directory.
+
+The handle checks the manifest once (version stamp and every file's fingerprint), then opens
+what a question needs on first use and keeps it: the record store, the Whoosh engine (its
+searcher stays warm across queries), the similarity model and the cross-references. Every
+library question about an index is a method here; the CLI opens one handle per command::
+
+    import evalsearch
+
+    with evalsearch.open("index") as ix:
+        ix.search("技能実習生")
+        ix.similar("12276")
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from evalsearch.errors import QuerySyntaxError
+from evalsearch.query import parse_query
+from evalsearch.records import SheetRecord
+from evalsearch.store import Manifest, RecordStore, corrupt, default_index_dir, read_manifest
+
+if TYPE_CHECKING:
+    from evalsearch.candidates import CandidateResult
+    from evalsearch.crossref import CrossReferences
+    from evalsearch.engine import Engine
+    from evalsearch.search import SearchResult
+    from evalsearch.similar import SimilarResult, YearScope
+    from evalsearch.similarity import SimilarityModel
+
+
+class Index:
+    """An opened index directory (see the module docstring). Close it, or use ``with``."""
+
+    def __init__(self, path: str | Path | None = None) -> None:
+        self.path = Path(path) if path is not None else default_index_dir()
+        self.manifest: Manifest = read_manifest(self.path)
+        self.store = RecordStore(self.path)
+        self._engine: Engine | None = None
+        self._model: SimilarityModel | None = None
+        self._crossrefs: CrossReferences | None = None
+
+    # -- the parts, opened on first use ----------------------------------------------------
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            # Imported here, not at the top: similarity questions need no Whoosh, and a
+            # handle for `show` or `similar` should not pay for it.
+            from evalsearch.engine import Engine
+
+            self._engine = Engine(self.path)
+        return self._engine
+
+    @property
+    def model(self) -> SimilarityModel:
+        if self._model is None:
+            # scipy and numpy load only for the questions that need them (not for search).
+            from evalsearch.similarity import SimilarityModel
+
+            self._model = SimilarityModel.load(self.path)
+        return self._model
+
+    @property
+    def crossrefs(self) -> CrossReferences:
+        if self._crossrefs is None:
+            from evalsearch.crossref import CROSSREFS_FILE, CrossReferences
+
+            try:
+                self._crossrefs = CrossReferences.load(self.path)
+            except (OSError, ValueError, KeyError, TypeError) as error:
+                raise corrupt(self.path, f"{CROSSREFS_FILE}: {type(error).__name__}") from error
+        return self._crossrefs
+
+    # -- questions -------------------------------------------------------------------------
+
+    def records(self) -> list[SheetRecord]:
+        """Every indexed record, in indexing order."""
+        return self.store.records()
+
+    def records_of(
+        self, reference: str, *, year: int | None = None, municipality: str | None = None
+    ) -> list[SheetRecord]:
+        """Every sheet of the project ``reference`` (12276, 2023-12276, 大船渡市/0086), newest
+        year first. Raises ProjectNotFoundError or AmbiguousProjectError."""
+        return self.store.find(reference, year=year, municipality=municipality)
+
+    def record(
+        self, reference: str, *, year: int | None = None, municipality: str | None = None
+    ) -> SheetRecord:
+        """The sheet ``reference`` names: of fiscal ``year``, else the newest."""
+        return self.records_of(reference, year=year, municipality=municipality)[0]
+
+    def search(
+        self,
+        query: str,
+        *,
+        field: str | None = None,
+        year: int | None = None,
+        municipality: str | None = None,
+        department: str | None = None,
+        decision: str | None = None,
+        measure: str | None = None,
+        answers: Mapping[str, str] | None = None,
+        limit: int = 10,
+    ) -> SearchResult:
+        """Full-text search (query language: evalsearch.query), best first, with facets."""
+        from evalsearch.engine import Filters
+        from evalsearch.search import run_search
+
+        if limit < 0:
+            raise QuerySyntaxError("--limit は 0 以上にしてください。")
+        filters = Filters(
+            year=year,
+            municipality=municipality,
+            department=department,
+            decision=decision,
+            measure=measure,
+            answers=dict(answers or {}),
+        )
+        return run_search(
+            self.engine, parse_query(query), field=field, filters=filters, limit=limit
+        )
+
+    def similar(
+        self,
+        reference: str,
+        *,
+        limit: int = 10,
+        years: YearScope | None = None,
+        year: int | None = None,
+        municipality: str | None = None,
+        other_municipalities: bool = False,
+    ) -> SimilarResult:
+        """The sheets most like ``reference``'s (its newest year unless ``year``)."""
+        from evalsearch.similar import YearScope, similar_sheets
+
+        record = self.record(reference, year=year, municipality=municipality)
+        return similar_sheets(
+            self.model,
+            self.crossrefs,
+            record.key,
+            limit=limit,
+            years=years or YearScope.OTHER_PROJECTS,
+            other_municipalities=other_municipalities,
+        )
+
+    def candidates(
+        self,
+        *,
+        year: int | None = None,
+        municipality: str | None = None,
+        min_score: float | None = None,
+        limit: int | None = None,
+        details: bool = True,
+    ) -> CandidateResult:
+        """Pairs worth a 統合・振替 review (evalsearch.candidates), best first."""
+        from evalsearch.candidates import DEFAULT_MIN_SCORE, find_candidates
+
+        return find_candidates(
+            self.model,
+            self.crossrefs,
+            year=year,
+            municipality=municipality,
+            min_score=DEFAULT_MIN_SCORE if min_score is None else min_score,
+            limit=limit,
+            details=details,
+        )
+
+    # -- lifetime --------------------------------------------------------------------------
+
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.close()
+            self._engine = None
+
+    def __enter__(self) -> Index:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<evalsearch.Index {self.path} ({self.manifest.records} sheets)>"
+
+
+def open_index(path: str | Path | None = None) -> Index:
+    """Open the index at ``path`` (default: ``$EVALSEARCH_INDEX`` or ``./index``).
+
+    Raises IndexNotFoundError, IndexVersionError or IndexCorruptError with a message that
+    says how to rebuild.
+    """
+    return Index(path)

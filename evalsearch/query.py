@@ -1,0 +1,163 @@
+"""The query language: clauses and their parsing (no I/O, no engine).
+
+Whitespace separates clauses; every clause is required unless joined by OR:
+
+* ``外国人技能実習生との交流`` -- a clause typed without spaces: its content words are looked
+  for (particles and punctuation are ignored); words in a row rank higher. A compound word
+  matches itself (ranked first) or its mode-A parts in a row inside a longer compound
+  (実習生 finds 技能実習生; 技能と実習生 is two words and does not make 技能実習生);
+* ``"技能実習生との交流"`` (or 「…」) -- the content words must be adjacent, in order;
+* ``A OR B`` -- either clause; ``NOT A`` or ``-A`` -- no hit contains A;
+* ``オ:統合`` -- the clause must match in one passage (ア…カ, 見直し, 動向, 活動, 意図, 事業名).
+
+Both the search layer (snippets, matched passages) and the engine (compiling to Whoosh) read
+the ``ParsedQuery`` defined here.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from evalsearch.analysis import QueryWord, analyze_query
+from evalsearch.errors import QuerySyntaxError
+from evalsearch.records import PASSAGE_LABELS
+
+_OPEN_QUOTES = {'"': '"', "「": "」", "『": "』", "“": "”"}
+_FIELD_PREFIX = re.compile(r"^(" + "|".join(map(re.escape, PASSAGE_LABELS)) + r")[:：]")
+
+
+@dataclass(frozen=True)
+class Clause:
+    """One clause: content words that must all occur (adjacent when ``phrase``)."""
+
+    words: tuple[QueryWord, ...]
+    field: str | None = None  # a passage label, or None for every passage
+    phrase: bool = False
+
+
+@dataclass(frozen=True)
+class ParsedQuery:
+    """AND of OR-groups of clauses, minus the excluded clauses."""
+
+    required: tuple[tuple[Clause, ...], ...]
+    excluded: tuple[Clause, ...] = ()
+    text: str = ""
+    """The query as typed."""
+
+    def positive_clauses(self) -> list[Clause]:
+        return [clause for group in self.required for clause in group]
+
+
+@dataclass(frozen=True)
+class _Item:
+    text: str
+    field: str | None
+    phrase: bool
+    negated: bool
+
+
+def _lex(query: str) -> list[_Item | str]:
+    """Items and the OR operator, in order."""
+    out: list[_Item | str] = []
+    index = 0
+    length = len(query)
+    while index < length:
+        char = query[index]
+        if char.isspace():
+            index += 1
+            continue
+        negated = False
+        if query.startswith("NOT", index) and (index + 3 == length or query[index + 3].isspace()):
+            negated = True
+            index += 3
+            while index < length and query[index].isspace():
+                index += 1
+            if index == length:
+                raise QuerySyntaxError("NOT の後に除外する語を書いてください（例: NOT 補助金）。")
+        elif char == "-" and index + 1 < length and not query[index + 1].isspace():
+            negated = True
+            index += 1
+        end = index
+        while end < length and not query[end].isspace() and query[end] not in _OPEN_QUOTES:
+            end += 1
+        word = query[index:end]
+        if word == "OR" and not negated:
+            out.append("OR")
+            index = end
+            continue
+        if word in ("AND", "&&"):
+            index = end
+            continue
+        field_name = None
+        prefix = _FIELD_PREFIX.match(word)
+        if prefix:
+            field_name = prefix.group(1)
+            index += prefix.end()
+            word = word[prefix.end() :]
+        if index < length and query[index] in _OPEN_QUOTES and not word:
+            close = _OPEN_QUOTES[query[index]]
+            stop = query.find(close, index + 1)
+            if stop < 0:
+                raise QuerySyntaxError(f"引用符 {query[index]} が閉じていません: {query}")
+            out.append(_Item(query[index + 1 : stop], field_name, True, negated))
+            index = stop + 1
+            continue
+        if not word:
+            raise QuerySyntaxError(
+                f"検索語がありません: {query[: index + 1]} の後に語を書いてください。"
+            )
+        out.append(_Item(word, field_name, False, negated))
+        index = end
+    return out
+
+
+def parse_query(query: str) -> ParsedQuery:
+    """Parse the query language above; raises QuerySyntaxError with a Japanese message."""
+    # NFKC: full-width ＯＲ, ＂ and the ideographic space behave like their ASCII forms.
+    normalized = unicodedata.normalize("NFKC", query).strip()
+    if not normalized:
+        raise QuerySyntaxError("検索語を指定してください。")
+    groups: list[list[_Item]] = []
+    excluded: list[_Item] = []
+    pending_or = False
+    for token in _lex(normalized):
+        if token == "OR":
+            if not groups or pending_or:
+                raise QuerySyntaxError("OR の前後に検索語を書いてください（例: 統合 OR 廃止）。")
+            pending_or = True
+            continue
+        assert isinstance(token, _Item)
+        if token.negated:
+            if pending_or:
+                raise QuerySyntaxError(
+                    "NOT の語は OR でつなげません。NOT の語は別に書いてください。"
+                )
+            excluded.append(token)
+        elif pending_or:
+            groups[-1].append(token)
+        else:
+            groups.append([token])
+        pending_or = False
+    if pending_or:
+        raise QuerySyntaxError("OR の後に検索語を書いてください（例: 統合 OR 廃止）。")
+
+    required: list[tuple[Clause, ...]] = []
+    for group in groups:
+        clauses = tuple(clause for clause in map(_clause, group) if clause is not None)
+        if clauses:
+            required.append(clauses)
+    excluded_clauses = tuple(clause for clause in map(_clause, excluded) if clause is not None)
+    if not required and not excluded_clauses:
+        raise QuerySyntaxError(
+            f"「{query}」には検索できる語がありません（助詞・記号だけでは検索できません）。"
+        )
+    return ParsedQuery(tuple(required), excluded_clauses, query)
+
+
+def _clause(item: _Item) -> Clause | None:
+    words = tuple(analyze_query(item.text))
+    if not words:
+        return None
+    return Clause(words, item.field, item.phrase)
