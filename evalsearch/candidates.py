@@ -36,8 +36,9 @@ from typing import Any
 
 import numpy as np
 
-from evalsearch.crossref import RELATION_LABELS, CrossReference, CrossReferences, SheetInfo
+from evalsearch.crossref import CrossReference, CrossReferences, SheetInfo, is_inferred
 from evalsearch.similarity import PassagePair, SharedTerm, SimilarityModel
+from evalsearch.wording import reference_sentence
 
 SCORE_WEIGHTS: Mapping[str, float] = {
     "similarity": 0.60,
@@ -123,11 +124,14 @@ class CandidateResult:
     year: int | None
     min_score: float
     sheets: Mapping[str, SheetInfo] = field(default_factory=dict)
+    total: int = 0
+    """Pairs at or above ``min_score`` before ``limit`` cut the list."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "year": self.year,
             "min_score": self.min_score,
+            "total": self.total,
             "score_weights": dict(SCORE_WEIGHTS),
             "pairs": [pair.to_dict() for pair in self.pairs],
             "clusters": self.cluster_ids(),
@@ -149,6 +153,7 @@ class CandidateResult:
         yield "{\n"
         yield f'  "year": {dump(self.year)},\n'
         yield f'  "min_score": {dump(self.min_score)},\n'
+        yield f'  "total": {dump(self.total)},\n'
         yield f'  "score_weights": {dump(dict(SCORE_WEIGHTS))},\n'
         yield '  "pairs": ['
         for number, pair in enumerate(self.pairs):
@@ -156,38 +161,6 @@ class CandidateResult:
         yield ("\n  " if self.pairs else "") + "],\n"
         yield f'  "clusters": {dump(self.cluster_ids())}\n'
         yield "}\n"
-
-    def to_csv(self) -> str:
-        """One row per pair (``CSV_HEADER``); list cells are joined with ／."""
-        import csv
-        import io
-
-        cluster_of = {
-            sheet: number for number, cluster in enumerate(self.clusters, 1) for sheet in cluster
-        }
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(CSV_HEADER)
-        for rank, pair in enumerate(self.pairs, 1):
-            writer.writerow(
-                [
-                    rank,
-                    f"{pair.score:.4f}",
-                    f"{pair.similarity:.4f}",
-                    pair.a.id,
-                    pair.a.project_no,
-                    pair.a.project_name,
-                    pair.a.department,
-                    pair.b.id,
-                    pair.b.project_no,
-                    pair.b.project_name,
-                    pair.b.department,
-                    "／".join(term.term for term in pair.shared_terms),
-                    "／".join(reason.text for reason in pair.reasons),
-                    cluster_of.get(pair.a.key, ""),
-                ]
-            )
-        return buffer.getvalue()
 
 
 def candidate_score(components: Mapping[str, float]) -> float:
@@ -235,12 +208,18 @@ def find_candidates(
         if pair.score >= min_score:
             pairs.append(pair)
     pairs.sort(key=lambda pair: (-pair.score, pair.a.key, pair.b.key))
+    total = len(pairs)
     if limit is not None:
         pairs = pairs[:limit]
     clusters = _clusters([(pair.a.key, pair.b.key, pair.score) for pair in pairs])
     sheets = {sheet.key: sheet for pair in pairs for sheet in (pair.a, pair.b)}
     return CandidateResult(
-        pairs=tuple(pairs), clusters=clusters, year=year, min_score=min_score, sheets=sheets
+        pairs=tuple(pairs),
+        clusters=clusters,
+        year=year,
+        min_score=min_score,
+        sheets=sheets,
+        total=total,
     )
 
 
@@ -277,7 +256,8 @@ def score_pair(
         "policy_area": 1.0
         if sheet_a.policy_area and sheet_a.policy_area == sheet_b.policy_area
         else 0.0,
-        "contradiction": 1.0 if contradictions else 0.0,
+        # Only what the sheets' ticked answers say counts; an inferred one asks for a check.
+        "contradiction": 1.0 if any(not is_inferred(text) for text in contradictions) else 0.0,
     }
     shared = model.shared_terms(a, b) if details else ()
     passage_pairs = model.passage_pairs(a, b) if details else ()
@@ -306,15 +286,11 @@ def _reasons(
     reasons: list[Reason] = []
     for reference in references:
         source, target = (a, b) if reference.source == a.key else (b, a)
-        context = RELATION_LABELS[reference.relation]
-        reasons.append(
-            Reason(
-                "cross_reference",
-                f"{source.project_no} の【{reference.passage}】が「{reference.name}」"
-                f"（{target.project_no} {target.project_name}）に言及{context}",
-            )
-        )
-    reasons.extend(Reason("contradiction", text) for text in contradictions)
+        reasons.append(Reason("cross_reference", reference_sentence(reference, source, target)))
+    reasons.extend(
+        Reason("contradiction_inferred" if is_inferred(text) else "contradiction", text)
+        for text in contradictions
+    )
     terms = "、".join(term.term for term in shared[:5])
     reasons.append(
         Reason("similarity", f"類似度 {similarity:.2f}" + (f"（共通語: {terms}）" if terms else ""))
@@ -324,12 +300,13 @@ def _reasons(
             reasons.append(Reason("merge_plan", f"{sheet.project_no} の方向性に「統合・振替」"))
     for sheet in (a, b):
         if sheet.integration_stance == "positive":
-            reasons.append(
-                Reason(
-                    "integration_answer",
-                    f"{sheet.project_no} はオ（統合の可能性）に「{sheet.integration_label}」と回答",
-                )
+            text = (
+                f"{sheet.project_no} はオ（統合の可能性）に「{sheet.integration_label}」と回答"
+                if sheet.stance_is_read
+                else f"{sheet.project_no} のオ（統合の可能性）は回答が未確定、"
+                "理由文からは統合に前向きと推定"
             )
+            reasons.append(Reason("integration_answer", text))
     if a.policy_area and a.policy_area == b.policy_area:
         reasons.append(Reason("policy_area", f"同じ施策区分「{a.policy_area}」"))
     if a.department != b.department:
@@ -380,21 +357,3 @@ def _components(
         members[root].update((a, b))
         links[root].append((a, b, score))
     return [(members[root], links[root]) for root in members]
-
-
-CSV_HEADER: tuple[str, ...] = (
-    "rank",
-    "score",
-    "similarity",
-    "a",
-    "a_project_no",
-    "a_project_name",
-    "a_department",
-    "b",
-    "b_project_no",
-    "b_project_name",
-    "b_department",
-    "shared_terms",
-    "reasons",
-    "cluster",
-)

@@ -264,7 +264,7 @@ def search_command(
     if output_format is TableJsonCsv.json:
         typer.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
     elif output_format is TableJsonCsv.csv:
-        from evalsearch.display import search_csv
+        from evalsearch.csvout import search_csv
 
         typer.echo(search_csv(result), nl=False)
     else:
@@ -332,9 +332,9 @@ def similar_command(
     if output_format is TableJson.json:
         typer.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
         return
-    from evalsearch.report import similar_table
+    from evalsearch.display import similar_view
 
-    stdout.print(similar_table(result))
+    stdout.print(similar_view(result))
 
 
 @app.command("candidates")
@@ -346,8 +346,8 @@ def candidates_command(
         typer.Option("--min-score", min=0.0, max=1.0, help="この値以上のスコアの組み合わせを出す"),
     ] = 0.15,
     limit: Annotated[
-        int | None, typer.Option("--limit", "-n", min=1, help="出力する組み合わせの最大数")
-    ] = None,
+        int, typer.Option("--limit", "-n", min=1, help="出力する組み合わせの数（上位から）")
+    ] = 50,
     output_format: Annotated[
         TableJsonCsv, typer.Option("--format", help="出力形式: table（一覧表）/ json / csv")
     ] = TableJsonCsv.table,
@@ -360,11 +360,13 @@ def candidates_command(
         for piece in result.iter_json():
             typer.echo(piece, nl=False)
     elif output_format is TableJsonCsv.csv:
-        typer.echo(result.to_csv(), nl=False)
-    else:
-        from evalsearch.report import TABLE_ROWS, candidates_table
+        from evalsearch.csvout import pairs_csv
 
-        stdout.print(candidates_table(result, max_rows=limit or TABLE_ROWS))
+        typer.echo(pairs_csv(result.pairs, result.clusters), nl=False)
+    else:
+        from evalsearch.display import candidates_view
+
+        stdout.print(candidates_view(result, total=result.total))
 
 
 @app.command("report")

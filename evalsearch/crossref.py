@@ -386,10 +386,15 @@ class SheetInfo:
         if self.integration_answer:
             return self.integration_answer
         if self.integration_stance == "negative":
-            return "ない（理由文から推定）"
+            return "未確定（理由文からは「ない」と推定）"
         if self.integration_stance == "positive":
-            return "ある（理由文から推定）"
+            return "未確定（理由文からは「ある」と推定）"
         return "不明"
+
+    @property
+    def stance_is_read(self) -> bool:
+        """Whether the stance comes from the ticked answer, not inferred from the reason."""
+        return bool(self.integration_answer)
 
     @classmethod
     def from_record(cls, record: SheetRecord) -> SheetInfo:
@@ -457,6 +462,9 @@ def pair_contradictions(
 ) -> list[str]:
     """Japanese sentences naming what the two sheets say against each other.
 
+    A sentence resting on an answer inferred from the reason text (the dump did not pin the
+    ticked box) ends in 「（推定）」: it asks for a check, it asserts nothing (``is_inferred``).
+
     1. One sheet names the other in a sentence about merging (統合, 一元化 …), or as a 連携
        partner while its own 方向性 plans 統合・振替, but the named sheet answers オ
        (統合の可能性) = ない.
@@ -475,11 +483,17 @@ def pair_contradictions(
             how = "連携先として（方向性は統合・振替）"
         else:
             continue
+        if target.stance_is_read:
+            says = f"はオ（統合の可能性）に「{target.integration_label}」と答えている"
+        else:
+            says = (
+                "のオ（統合の可能性）は回答が未確定で、理由文からは「ない」と推定される"
+                + INFERRED_MARK
+            )
         messages.append(
             f"{source.project_no}「{source.project_name}」は【{reference.passage}】で"
             f"「{reference.name}」を{how}挙げているが、{target.project_no}"
-            f"「{target.project_name}」はオ（統合の可能性）に「{target.integration_label}」"
-            "と答えている"
+            f"「{target.project_name}」{says}"
         )
     for one, other in ((a, b), (b, a)):
         if (
@@ -487,9 +501,14 @@ def pair_contradictions(
             and similarity >= HIGH_SIMILARITY
             and (other.plans_merge or other.integration_stance == "positive")
         ):
+            said = (
+                f"オで統合の可能性は「{one.integration_label}」と答えている"
+                if one.stance_is_read
+                else "オの回答は未確定で理由文からは統合の可能性「ない」と推定される"
+            )
             messages.append(
-                f"{one.project_no} はオで統合の可能性は「{one.integration_label}」と答えているが、"
-                f"類似度 {similarity:.2f} の {other.project_no} は統合に前向き"
+                f"{one.project_no} は{said}が、類似度 {similarity:.2f} の {other.project_no} は"
+                "統合に前向き" + ("" if one.stance_is_read else INFERRED_MARK)
             )
     return list(dict.fromkeys(messages))
 
@@ -567,3 +586,16 @@ class CrossReferences:
 
 def _pair_key(a: str, b: str) -> tuple[str, str]:
     return (a, b) if a <= b else (b, a)
+
+
+INFERRED_MARK = "（推定）"
+
+
+def is_inferred(contradiction: str) -> bool:
+    """Whether a ``pair_contradictions`` sentence rests on an inferred answer."""
+    return contradiction.endswith(INFERRED_MARK)
+
+
+def contradiction_label(text: str) -> str:
+    """How every output heads a contradiction: asserted, or a check asked for (inferred)."""
+    return "要確認（推定）" if is_inferred(text) else "要確認（食い違いの疑い）"

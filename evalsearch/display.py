@@ -1,27 +1,34 @@
-"""Terminal and CSV renderings of search results and of one sheet (``search`` / ``show``).
+"""The terminal: every command's rendering (parse, search, show, similar, candidates).
 
-Builds rich renderables and strings; printing is the CLI's job.
+Builds rich renderables; printing is the CLI's job. Written for an 80-column terminal: results
+are blocks of lines (a heading line, then indented detail lines), never tables whose cells
+squeeze a sentence into a narrow column.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
+from evalsearch.crossref import contradiction_label
 from evalsearch.records import (
     BUDGET_ROW_TITLES,
     BUDGET_ROWS,
-    ITEM_LABELS,
     ITEM_QUESTIONS,
     SheetRecord,
 )
-from evalsearch.search import SearchResult, Snippet
+from evalsearch.wording import decision_text, reference_sentence, thousand_yen
+
+if TYPE_CHECKING:
+    from evalsearch.candidates import CandidateResult
+    from evalsearch.search import SearchResult, Snippet
+    from evalsearch.similar import SimilarResult
+
+INDENT = "   "
 
 FACET_TITLES = {"department": "主管課別の件数", "decision": "今後の方向性別の件数"}
 
@@ -67,27 +74,6 @@ def search_table(result: SearchResult) -> Group:
             facet.add_row(value or "（記載なし）", str(count))
         parts.append(facet)
     return Group(*parts)
-
-
-def search_csv(result: SearchResult) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(
-        ["id", "project_no", "project_name", "department", "score", "fields", "snippets"]
-    )
-    for hit in result.hits:
-        writer.writerow(
-            [
-                hit.id,
-                hit.project_no,
-                hit.project_name,
-                hit.department,
-                f"{hit.score:.4f}",
-                " ".join(hit.fields),
-                " ".join(f"【{snippet.field}】{snippet.text}" for snippet in hit.snippets),
-            ]
-        )
-    return out.getvalue()
 
 
 def _value(value: Any) -> str:
@@ -162,19 +148,25 @@ def sheet_view(record: SheetRecord, other_years: Sequence[int] = ()) -> Group:
 
     passage(f"見直しの状況: {_value(record.review_status)}", record.review_content)
     passage("今後の動向（ニーズ）", record.outlook_needs)
-    for label in ITEM_LABELS:
-        assessment = record.assessments.get(label)
-        if assessment is None:
-            continue
-        answer = assessment.answer or "／".join(assessment.answer_candidates or ()) or "不明"
-        passage(f"{label}．{ITEM_QUESTIONS[label]} → {answer}", assessment.reason)
+    for label, assessment in record.assessments.items():
+        if assessment.answer:
+            answer = assessment.answer
+        elif assessment.answer_candidates:
+            answer = f"未確定（候補: {'／'.join(assessment.answer_candidates)}）"
+        else:
+            answer = "不明"
+        question = ITEM_QUESTIONS.get(label, "") if record.form == "nemuro" else ""
+        passage(
+            f"{label}．{question} → {answer}" if question else f"{label} → {answer}",
+            assessment.reason,
+        )
+    for label, text in record.texts.items():
+        passage(label, text)
     direction = record.direction
-    line = _value(direction.decision)
-    if direction.measures:
-        line += f"（{'、'.join(direction.measures)}）"
-    if direction.end_fiscal_year:
-        line += f" 終了予定: {direction.end_fiscal_year}年度"
-    passage("今後の方向性", line)
+    passage(
+        "今後の方向性",
+        decision_text(direction.decision, direction.measures, direction.end_fiscal_year),
+    )
     if record.warnings:
         parts.append(Text("\n読み取り時の警告:", style="bold"))
         parts.extend(Text(f"・{warning}") for warning in record.warnings)
@@ -182,10 +174,6 @@ def sheet_view(record: SheetRecord, other_years: Sequence[int] = ()) -> Group:
         years = "、".join(f"{year}年度" for year in other_years)
         parts.append(Text(f"\n他の年度のシート: {years}（--year で指定）"))
     return Group(*parts)
-
-
-def format_thousand_yen(value: float | None) -> str:
-    return "-" if value is None else f"{value:,.0f}"
 
 
 def records_table(records: Sequence[SheetRecord]) -> Table:
@@ -204,16 +192,88 @@ def records_table(records: Sequence[SheetRecord]) -> Table:
     for record in records:
         integration = record.assessments.get("オ")
         answer = "?" if integration is None or integration.answer is None else integration.answer
-        decision = record.direction.decision or "?"
-        if record.direction.measures:
-            decision += "（" + "・".join(record.direction.measures) + "）"
         table.add_row(
             record.id,
             record.project_name,
             record.department,
-            format_thousand_yen(record.budget.latest("total_cost")),
-            decision,
+            thousand_yen(record.budget.latest("total_cost")).removesuffix(" 千円"),
+            decision_text(record.direction.decision, record.direction.measures),
             answer,
             str(len(record.warnings)),
         )
     return table
+
+
+def similar_view(result: SimilarResult) -> Group:
+    """``similar``: one block per neighbour, the evidence as lines under it."""
+    sheet = result.project
+    parts: list[Any] = [
+        Text(
+            f"{sheet.project_no} {sheet.project_name}（{sheet.fiscal_year}年度 "
+            f"{sheet.department}）に類似する事業（{result.years.label}）",
+            style="bold",
+        )
+    ]
+    if not result.similar:
+        parts.append(Text("共通する語をもつシートはありません。"))
+    for rank, neighbour in enumerate(result.similar, 1):
+        other = neighbour.sheet
+        line = Text(f"\n{rank}. ")
+        line.append(f"{other.project_no} {other.project_name}", style="bold")
+        year = f"　{other.fiscal_year}年度" if other.fiscal_year != sheet.fiscal_year else ""
+        line.append(f"　{other.department}{year}　類似度 {neighbour.score:.3f}")
+        parts.append(line)
+        terms = "、".join(term.term for term in neighbour.shared_terms[:6])
+        if terms:
+            parts.append(Text(f"{INDENT}共通語: {terms}"))
+        if neighbour.passage_pairs:
+            pairs = "　".join(
+                f"{pair.passage}↔{pair.other_passage}（{pair.score:.2f}）"
+                for pair in neighbour.passage_pairs
+            )
+            parts.append(Text(f"{INDENT}対応する記述（本事業↔相手）: {pairs}"))
+        sheets = {sheet.key: sheet, other.key: other}
+        for reference in neighbour.cross_references:
+            sentence = reference_sentence(
+                reference, sheets[reference.source], sheets[reference.target]
+            )
+            parts.append(Text(f"{INDENT}言及: {sentence}"))
+        for text in neighbour.contradictions:
+            parts.append(Text(f"{INDENT}{contradiction_label(text)}: {text}"))
+    return Group(*parts)
+
+
+def candidates_view(result: CandidateResult, *, total: int | None = None) -> Group:
+    """``candidates``: one block per pair (the reasons as lines under it), then clusters."""
+    scope = f"{result.year}年度" if result.year is not None else "全年度"
+    parts: list[Any] = [
+        Text(f"統合・振替の候補（{scope}、スコア {result.min_score:.2f} 以上）", style="bold")
+    ]
+    if not result.pairs:
+        parts.append(Text("条件に合う組み合わせはありません（--min-score を下げてみてください）。"))
+    for rank, pair in enumerate(result.pairs, 1):
+        line = Text(f"\n{rank}. ")
+        line.append(f"{pair.a.project_no} {pair.a.project_name}", style="bold")
+        line.append(" ＋ ")
+        line.append(f"{pair.b.project_no} {pair.b.project_name}", style="bold")
+        parts.append(line)
+        parts.append(
+            Text(
+                f"{INDENT}スコア {pair.score:.3f}　類似度 {pair.similarity:.3f}　"
+                f"{pair.a.department} / {pair.b.department}"
+            )
+        )
+        parts.extend(Text(f"{INDENT}・{reason.text}") for reason in pair.reasons)
+    if total is not None and total > len(result.pairs):
+        parts.append(
+            Text(
+                f"\n全 {total} 件のうち上位 {len(result.pairs)} 件を表示"
+                "（--limit で件数を変更、--format json/csv でも同じ件数を出力）。"
+            )
+        )
+    for number, cluster in enumerate(result.clusters, 1):
+        names = "、".join(
+            f"{result.sheets[key].project_no} {result.sheets[key].project_name}" for key in cluster
+        )
+        parts.append(Text(f"まとまり{number}: {names}"))
+    return Group(*parts)

@@ -243,7 +243,7 @@ def render_svg(
 def _legend(colours: Mapping[str, str], width: float, height: float) -> str:
     y = height - 42
     items = [
-        (EDGE_COLOURS["contradiction"], "矛盾の疑い", True),
+        (EDGE_COLOURS["contradiction"], "食い違いの疑い", True),
         (EDGE_COLOURS["cross_reference"], "名称の言及", False),
         (EDGE_COLOURS["similarity"], "本文の類似", False),
     ]

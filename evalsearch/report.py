@@ -8,27 +8,26 @@ inline CSS and one inline SVG picture (``network.py``), no scripts, nothing fetc
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from evalsearch.candidates import (
     DEFAULT_MIN_SCORE,
     SCORE_WEIGHTS,
     CandidatePair,
-    CandidateResult,
     score_pair,
 )
-from evalsearch.crossref import RELATION_LABELS, CrossReference, SheetInfo
+from evalsearch.crossref import CrossReference, SheetInfo, contradiction_label
+from evalsearch.csvout import BOM, pairs_csv
 from evalsearch.errors import EvalSearchError
 from evalsearch.handle import Index
 from evalsearch.network import Edge, Node, render_svg
 from evalsearch.records import SheetRecord
-from evalsearch.similar import SimilarResult, YearScope
+from evalsearch.similar import YearScope
+from evalsearch.wording import decision_text, reference_sentence, thousand_yen
 
 Format = Literal["html", "md", "csv"]
 
@@ -126,6 +125,7 @@ class Report:
     svg: str
     generated: str = field(default_factory=lambda: date.today().isoformat())
     detail_count: int = DEFAULT_DETAIL_PAIRS
+    cluster_keys: tuple[tuple[str, ...], ...] = ()
 
     @property
     def score_formula(self) -> list[tuple[float, str]]:
@@ -175,6 +175,7 @@ def build_candidates_report(
         clusters=clusters,
         svg=_picture(result.pairs, "統合・振替候補のつながり（線の太さ＝スコア）"),
         detail_count=detail_count,
+        cluster_keys=result.clusters,
     )
 
 
@@ -230,7 +231,7 @@ def output_format(path: Path) -> Format:
 
 def render(report: Report, fmt: Format) -> str:
     if fmt == "csv":
-        return render_csv(report)
+        return pairs_csv([view.pair for view in report.pairs], report.cluster_keys)
     template = _environment().get_template("report.html.j2" if fmt == "html" else "report.md.j2")
     return template.render(report=report, titles=PASSAGE_TITLES)
 
@@ -238,79 +239,17 @@ def render(report: Report, fmt: Format) -> str:
 def write_report(report: Report, path: Path) -> Path:
     """Write ``report`` in the format the suffix asks for; CSV gets a BOM so Excel reads it."""
     fmt = output_format(path)
-    encoding = "utf-8-sig" if fmt == "csv" else "utf-8"
     text = render(report, fmt)
+    if fmt == "csv":
+        text = BOM + text  # a file is opened in Excel: UTF-8 needs the mark there
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding=encoding, newline="")
+        path.write_text(text, encoding="utf-8", newline="")
     except OSError as error:
         raise EvalSearchError(
             f"{path} に書き出せません（{error.strerror or error}）。別の --out を指定してください。"
         ) from None
     return path
-
-
-CSV_COLUMNS: tuple[str, ...] = (
-    "順位",
-    "スコア",
-    "類似度",
-    "A_ID",
-    "A_事業番号",
-    "A_事業名",
-    "A_主管課",
-    "A_総事業費",
-    "A_方向性",
-    "A_オ",
-    "B_ID",
-    "B_事業番号",
-    "B_事業名",
-    "B_主管課",
-    "B_総事業費",
-    "B_方向性",
-    "B_オ",
-    "共通語",
-    "対応する記述",
-    "名称の言及",
-    "矛盾の疑い",
-    "理由",
-)
-
-
-def render_csv(report: Report) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(CSV_COLUMNS)
-    for view in report.pairs:
-        pair = view.pair
-        writer.writerow(
-            [
-                view.rank,
-                f"{pair.score:.4f}",
-                f"{pair.similarity:.4f}",
-                *_csv_sheet(view.a),
-                *_csv_sheet(view.b),
-                "、".join(view.shared_terms),
-                "／".join(
-                    f"{p.passage}↔{p.other_passage}（{p.score:.2f}）" for p in pair.passage_pairs
-                ),
-                "／".join(reference.text for reference in view.references),
-                "／".join(pair.contradictions),
-                "／".join(reason.text for reason in pair.reasons),
-            ]
-        )
-    return buffer.getvalue()
-
-
-def _csv_sheet(view: SheetView) -> list[str]:
-    return [
-        view.id,
-        view.project_no,
-        view.project_name,
-        view.department,
-        view.total_cost,
-        view.direction,
-        view.integration,
-    ]
 
 
 # -- building views ----------------------------------------------------------------------
@@ -357,18 +296,13 @@ def _mark_name(text: str, name: str) -> tuple[Segment, ...]:
 
 
 def _sheet_view(sheet: SheetInfo) -> SheetView:
-    cost = sheet.total_cost
-    total = "—" if cost is None else f"{cost:,} 千円"
-    direction = sheet.decision or "—"
-    if sheet.measures:
-        direction += f"（{'・'.join(sheet.measures)}）"
     return SheetView(
         id=sheet.id,
         project_no=sheet.project_no,
         project_name=sheet.project_name,
         department=sheet.department + (f"（{sheet.section}）" if sheet.section else ""),
-        total_cost=total,
-        direction=direction,
+        total_cost=thousand_yen(sheet.total_cost),
+        direction=decision_text(sheet.decision, sheet.measures),
         integration=sheet.integration_label,
         integration_reason=sheet.integration_reason,
     )
@@ -408,13 +342,8 @@ def _pair_view(
 
 def _reference_view(reference: CrossReference, pair: CandidatePair) -> ReferenceView:
     sheets = {pair.a.key: pair.a, pair.b.key: pair.b}
-    source, target = sheets[reference.source], sheets[reference.target]
-    partner = RELATION_LABELS[reference.relation]
     return ReferenceView(
-        text=(
-            f"{source.project_no} の【{reference.passage}】が「{reference.name}」"
-            f"（{target.project_no} {target.project_name}）に言及{partner}"
-        ),
+        text=reference_sentence(reference, sheets[reference.source], sheets[reference.target]),
         segments=_mark_name(reference.context, reference.name),
         partner=reference.partner,
     )
@@ -455,6 +384,7 @@ def _environment():  # -> jinja2.Environment; jinja2 is imported only when rende
         keep_trailing_newline=True,
     )
     environment.filters["md"] = _markdown_escape
+    environment.filters["contradiction_label"] = contradiction_label
     return environment
 
 
@@ -464,104 +394,3 @@ def _markdown_escape(text: object) -> str:
     for char in ("\\", "|", "*", "_", "`", "[", "]", "<", ">"):
         value = value.replace(char, "\\" + char)
     return value.replace("\n", " ")
-
-
-# -- terminal tables (rich) --------------------------------------------------------------------
-
-
-def similar_table(result: SimilarResult) -> Any:
-    """A rich Table of ``similar``'s answer, then the name references and contradictions
-    (long sentences: they read better under the table than squeezed into a cell)."""
-    from rich.console import Group
-    from rich.table import Table
-    from rich.text import Text
-
-    sheet = result.project
-    where = f"{sheet.fiscal_year}年度 {sheet.department}"
-    table = Table(
-        title=f"{sheet.project_no} {sheet.project_name}（{where}）に類似する事業",
-        show_lines=True,
-    )
-    for name, justify in (
-        ("#", "right"),
-        ("事業", "left"),
-        ("主管課", "left"),
-        ("類似度", "right"),
-        ("共通語", "left"),
-        ("対応する記述（本事業↔相手）", "left"),
-    ):
-        table.add_column(name, justify=justify, overflow="fold")  # type: ignore[arg-type]
-    notes: list[str] = []
-    for rank, neighbour in enumerate(result.similar, 1):
-        other = neighbour.sheet
-        notes += [f"[{rank}] {ref_text(ref)}" for ref in neighbour.cross_references]
-        notes += [f"[{rank}] 要確認: {text}" for text in neighbour.contradictions]
-        table.add_row(
-            str(rank),
-            f"{other.project_no} {other.project_name}"
-            + (f"（{other.fiscal_year}年度）" if other.fiscal_year != sheet.fiscal_year else ""),
-            other.department,
-            f"{neighbour.score:.3f}",
-            "、".join(term.term for term in neighbour.shared_terms[:6]),
-            "\n".join(
-                f"{pair.passage} ↔ {pair.other_passage}（{pair.score:.2f}）"
-                for pair in neighbour.passage_pairs
-            ),
-        )
-    if not result.similar:
-        table.caption = "共通する語をもつシートはありません。"
-    return Group(table, *(Text(note) for note in notes))
-
-
-TABLE_ROWS = 50
-"""Pairs shown by the terminal table unless --limit says otherwise (JSON/CSV give all)."""
-
-
-def candidates_table(result: CandidateResult, *, max_rows: int | None = TABLE_ROWS) -> Any:
-    """A rich Table of ``find_candidates``' answer, then the clusters as its caption."""
-    from rich.table import Table
-
-    scope = f"{result.year}年度" if result.year is not None else "全年度"
-    table = Table(
-        title=f"統合・振替の候補（{scope}、スコア {result.min_score:.2f} 以上）", show_lines=True
-    )
-    for name, justify in (
-        ("#", "right"),
-        ("事業 A", "left"),
-        ("事業 B", "left"),
-        ("スコア", "right"),
-        ("類似度", "right"),
-        ("理由", "left"),
-    ):
-        table.add_column(name, justify=justify, overflow="fold")  # type: ignore[arg-type]
-    shown = result.pairs if max_rows is None else result.pairs[:max_rows]
-    for rank, pair in enumerate(shown, 1):
-        table.add_row(
-            str(rank),
-            f"{pair.a.project_no} {pair.a.project_name}\n{pair.a.department}",
-            f"{pair.b.project_no} {pair.b.project_name}\n{pair.b.department}",
-            f"{pair.score:.3f}",
-            f"{pair.similarity:.3f}",
-            "\n".join(f"・{reason.text}" for reason in pair.reasons),
-        )
-    lines = []
-    if not result.pairs:
-        lines.append("条件に合う組み合わせはありません（--min-score を下げてみてください）。")
-    elif len(shown) < len(result.pairs):
-        lines.append(
-            f"全 {len(result.pairs)} 件のうち上位 {len(shown)} 件を表示"
-            "（--limit で件数、--format json/csv で全件）。"
-        )
-    for number, cluster in enumerate(result.clusters, 1):
-        names = "、".join(
-            f"{result.sheets[i].project_no} {result.sheets[i].project_name}" for i in cluster
-        )
-        lines.append(f"まとまり{number}: {names}")
-    if lines:
-        table.caption = "\n".join(lines)
-    return table
-
-
-def ref_text(reference: CrossReference) -> str:
-    partner = RELATION_LABELS[reference.relation]
-    return f"言及: {reference.source} の【{reference.passage}】が「{reference.name}」{partner}"

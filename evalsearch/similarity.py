@@ -62,6 +62,7 @@ boilerplate does not. 事業名 is left out: names are short, mostly generic suf
 sheet naming another project is handled exactly by ``crossref`` instead.
 """
 
+
 @cache
 def load_generic_terms() -> frozenset[str]:
     """Terms dropped from the similarity vectors: ``evalsearch/data/generic_terms.txt`` (light

@@ -242,7 +242,8 @@ def verify_artefacts(directory: Path, manifest: Manifest) -> None:
             raise corrupt(directory, f"{name} を読めません: {error.strerror or error}") from error
         if actual.size != expected.size:
             raise corrupt(
-                directory, f"{name} の大きさが作成時と違います（{actual.size} / {expected.size} バイト）"
+                directory,
+                f"{name} の大きさが作成時と違います（{actual.size} / {expected.size} バイト）",
             )
         if actual != expected:
             raise corrupt(directory, f"{name} の内容が作成時と違います")
@@ -258,7 +259,9 @@ def write_records(directory: Path, records: Iterable[SheetRecord]) -> None:
             out.write("\n")
 
 
-def write_terms(directory: Path, analyzed: Iterable[tuple[str, Mapping[str, Sequence[Term]]]]) -> None:
+def write_terms(
+    directory: Path, analyzed: Iterable[tuple[str, Mapping[str, Sequence[Term]]]]
+) -> None:
     """``(record key, analysed passages)`` pairs as JSON Lines (terms are plain arrays)."""
     # JSON, not pickle, for our own files: nothing in the index runs code when read.
     with (directory / TERMS_FILE).open("w", encoding="utf-8") as out:
@@ -275,9 +278,13 @@ def iter_terms(directory: Path) -> Iterator[tuple[str, AnalyzedSheet]]:
             for number, line in enumerate(handle, start=1):
                 try:
                     key, passages = json.loads(line)
-                    yield key, {
-                        label: [make(item) for item in items] for label, items in passages.items()
-                    }
+                    yield (
+                        key,
+                        {
+                            label: [make(item) for item in items]
+                            for label, items in passages.items()
+                        },
+                    )
                 except (ValueError, TypeError) as error:
                     raise corrupt(directory, f"{TERMS_FILE} {number}行目: {error}") from error
     except (OSError, UnicodeDecodeError) as error:
