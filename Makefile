@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 INDEX ?= index
 
-.PHONY: demo test check lint bench clean
+.PHONY: demo test check lint types bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11 以上が必要です"'
@@ -37,7 +37,10 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-check: lint test
+types: $(STAMP)
+	$(BIN)/mypy
+
+check: lint types test
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py --sizes 1000,10000 --out bench/results.json

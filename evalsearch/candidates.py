@@ -198,9 +198,9 @@ def find_candidates(
         a, b = model.row_of(reference.source), model.row_of(reference.target)
         if a not in kept or b not in kept:
             continue
-        pair = (min(a, b), max(a, b))
-        if pair not in similarities:
-            similarities[pair] = model.similarity(a, b)
+        ends = (min(a, b), max(a, b))
+        if ends not in similarities:
+            similarities[ends] = model.similarity(a, b)
 
     pairs: list[CandidatePair] = []
     for (a, b), similarity in similarities.items():

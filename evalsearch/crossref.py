@@ -91,6 +91,9 @@ a merge only when the naming sheet itself plans 統合・振替."""
 
 Relation = Literal["integration", "partner", "mention"]
 
+SimilarityLookup = Callable[[int, Sequence[int]], Any]
+"""``(source row, candidate rows) -> cosines`` (a sequence or an array of floats)."""
+
 RELATION_STRENGTH: Mapping[str, float] = {"integration": 1.0, "partner": 0.6, "mention": 0.4}
 """How much a reference says about merging, before the hub discount (see ``strength``)."""
 
@@ -248,7 +251,7 @@ def _sentence_around(text: str, start: int, end: int, width: int = 100) -> str:
 def find_cross_references(
     records: Sequence[SheetRecord],
     *,
-    similarity: Callable[[int, Sequence[int]], Sequence[float]] | None = None,
+    similarity: SimilarityLookup | None = None,
 ) -> list[CrossReference]:
     """Every (source, target) pair where one sheet's passages name another project, same year.
 
@@ -338,7 +341,7 @@ def _pick_targets(
     records: Sequence[SheetRecord],
     candidates: Sequence[int],
     source_index: int,
-    similarity: Callable[[int, Sequence[int]], Sequence[float]] | None,
+    similarity: SimilarityLookup | None,
 ) -> list[int]:
     """The named sheet(s) (``candidates``: same name, source's fiscal year), other than the
     source's own project."""
@@ -534,7 +537,7 @@ class CrossReferences:
         cls,
         records: Sequence[SheetRecord],
         *,
-        similarity: Callable[[int, Sequence[int]], Sequence[float]] | None = None,
+        similarity: SimilarityLookup | None = None,
     ) -> CrossReferences:
         """From the records (``similarity(source row, candidate rows)`` picks among projects
         sharing a name; rows are positions in ``records``)."""

@@ -84,7 +84,7 @@ TERM_SEPARATOR = "\x1f"
 # --- Whoosh adaptation -------------------------------------------------------------------
 
 
-class TokenStream(list):  # type: ignore[type-arg]
+class TokenStream(list[tuple[str, int]]):
     """Pre-analysed field content: (term text, Whoosh position) pairs."""
 
 
@@ -355,8 +355,8 @@ def _clause_query(clause: Clause, default_field: str) -> Any:
 def compile_query(parsed: ParsedQuery, default_label: str | None = None) -> Any:
     """The Whoosh query of the positive part of a parsed query (exclusions: ``_excluded``)."""
     default_field = passage_field(default_label) if default_label else COMBINED_FIELD
-    groups = []
-    boosts = []
+    groups: list[Any] = []
+    boosts: list[Any] = []
     for alternatives in parsed.required:
         options = [_clause_query(clause, default_field) for clause in alternatives]
         groups.append(options[0] if len(options) == 1 else wq.Or(options))

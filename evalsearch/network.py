@@ -197,8 +197,8 @@ def render_svg(
         order = list(nodes)[:1]
     positions, width, height = layout(order, edges)
     colours: dict[str, str] = {}
-    for node in order:
-        group = nodes[node].group
+    for node_id in order:
+        group = nodes[node_id].group
         colours.setdefault(group, PALETTE[len(colours) % len(PALETTE)])
 
     parts = [
