@@ -90,7 +90,7 @@ def file_hash(path: Path) -> str:
 
 def analyze_record(record: SheetRecord) -> AnalyzedSheet:
     """Every passage of ``record`` analysed once (terms are plain tuples, cheap to pipe)."""
-    return {label: analyze(text) for label, text in record.passages().items()}
+    return {label: analyze(text) for label, text in record.searchable_texts().items()}
 
 
 def _no_gc_pauses() -> None:

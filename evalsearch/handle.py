@@ -26,7 +26,7 @@ from evalsearch.store import Manifest, RecordStore, corrupt, default_index_dir, 
 if TYPE_CHECKING:
     from evalsearch.candidates import CandidateResult
     from evalsearch.crossref import CrossReferences
-    from evalsearch.engine import Engine
+    from evalsearch.engine import Engine, Ranking
     from evalsearch.search import SearchResult
     from evalsearch.similar import SimilarResult, YearScope
     from evalsearch.similarity import SimilarityModel
@@ -106,9 +106,13 @@ class Index:
         measure: str | None = None,
         answers: Mapping[str, str] | None = None,
         limit: int = 10,
+        ranking: Ranking | None = None,
     ) -> SearchResult:
-        """Full-text search (query language: evalsearch.query), best first, with facets."""
-        from evalsearch.engine import Filters
+        """Full-text search (query language: evalsearch.query), best first, with facets.
+
+        ``ranking`` overrides the ranking settings (for tuning on judged queries)."""
+        # Whoosh loads only for the questions that search.
+        from evalsearch.engine import DEFAULT_RANKING, Filters
         from evalsearch.search import run_search
 
         if limit < 0:
@@ -122,7 +126,12 @@ class Index:
             answers=dict(answers or {}),
         )
         return run_search(
-            self.engine, parse_query(query), field=field, filters=filters, limit=limit
+            self.engine,
+            parse_query(query),
+            field=field,
+            filters=filters,
+            limit=limit,
+            ranking=ranking or DEFAULT_RANKING,
         )
 
     def similar(

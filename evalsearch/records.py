@@ -319,6 +319,32 @@ class SheetRecord:
         texts["事業名"] = self.project_name
         return texts
 
+    def answer_summary(self) -> str:
+        """The ticked answers, 見直し状況 and 今後の方向性 as words, so free text finds them
+        (「終期」「改善に至っていない」「見直し余地がある」 …); indexed as the passage 回答."""
+        lines = [
+            f"{key} {assessment.answer}"
+            for key, assessment in self.assessments.items()
+            if assessment.answer
+        ]
+        if self.review_status:
+            lines.append(f"見直し状況 {self.review_status}")
+        direction = self.direction
+        if direction.decision:
+            lines.append(
+                f"今後の方向性 {direction.decision} {' '.join(direction.measures)}".rstrip()
+            )
+        if direction.end_fiscal_year is not None:
+            lines.append(f"終期 {direction.end_fiscal_year}年度")
+        return "\n".join(lines)
+
+    def searchable_texts(self) -> dict[str, str]:
+        """``passages()`` and the answer summary (label ``ANSWER_LABEL``): what is indexed."""
+        return {**self.passages(), ANSWER_LABEL: self.answer_summary()}
+
+
+ANSWER_LABEL = "回答"
+"""The passage label of ``SheetRecord.answer_summary`` in the index and in snippets."""
 
 PASSAGE_LABELS: tuple[str, ...] = (*ITEM_LABELS, "見直し", "動向", "活動", "意図", "事業名")
 """Short labels of every searchable passage, as used by ``--field`` and in snippets (【オ】)."""

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from evalsearch.analysis import QueryWord, Term, analyze
-from evalsearch.engine import TERM_SEPARATOR, Engine, Filters
+from evalsearch.engine import DEFAULT_RANKING, TERM_SEPARATOR, Engine, Filters, Ranking
 from evalsearch.query import ParsedQuery
 
 SNIPPET_CHARS = 120
@@ -91,9 +91,12 @@ def run_search(
     field: str | None = None,
     filters: Filters | None = None,
     limit: int = 10,
+    ranking: Ranking = DEFAULT_RANKING,
 ) -> SearchResult:
     """Run a parsed query on an opened engine; hits carry their matched passages' snippets."""
-    outcome = engine.execute(parsed, default_label=field, filters=filters, limit=limit)
+    outcome = engine.execute(
+        parsed, default_label=field, filters=filters, limit=limit, ranking=ranking
+    )
     hits = tuple(_hit(raw.score, raw.stored, parsed, field) for raw in outcome.hits)
     return SearchResult(parsed.text, outcome.total, hits, outcome.facets)
 
