@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import json
-import sys
 from collections.abc import Callable, Sequence
 from enum import StrEnum
 from pathlib import Path
@@ -81,6 +80,20 @@ def _open(index: Path | None) -> Index:
     from evalsearch.handle import open_index
 
     return open_index(index)
+
+
+def _fiscal_year(value: str | None) -> int | None:
+    from evalsearch.records import parse_fiscal_year
+
+    if value is None:
+        return None
+    try:
+        return parse_fiscal_year(value)
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="--year") from None
+
+
+YEAR_HELP = "（2023・令和5・R5 のどれでも）"
 
 
 class ParseFormat(StrEnum):
@@ -210,9 +223,10 @@ def _parse_answers(values: list[str] | None) -> dict[str, str]:
 @reports_errors
 def search_command(
     query: Annotated[
-        str,
+        list[str],
         typer.Argument(
-            help='検索語。空白なしの日本語でも可。OR・NOT・"語句"・オ:統合 のような項目指定も使える'
+            help='検索語（複数の語は空白で区切って並べる）。OR・NOT・"語句"・オ:統合 も使える',
+            show_default=False,
         ),
     ],
     index: IndexDirOption = None,
@@ -223,7 +237,10 @@ def search_command(
             help="この項目だけを検索: ア|イ|ウ|エ|オ|カ|見直し|動向|活動|意図|事業名",
         ),
     ] = None,
-    year: Annotated[int | None, typer.Option("--year", help="年度で絞り込む（例: 2023）")] = None,
+    year: Annotated[
+        int | None,
+        typer.Option("--year", help="年度で絞り込む（例: 2023）" + YEAR_HELP, parser=_fiscal_year),
+    ] = None,
     department: Annotated[
         str | None, typer.Option("--department", help="主管課で絞り込む（例: 総合政策室）")
     ] = None,
@@ -252,7 +269,7 @@ def search_command(
     answers = _parse_answers(answer)
     with _open(index) as ix:
         result = ix.search(
-            query,
+            " ".join(query),
             field=field,
             year=year,
             department=department,
@@ -280,7 +297,10 @@ def show_command(
         str, typer.Argument(help="事業番号（例: 12276）または ID（例: 2023-12276）")
     ],
     year: Annotated[
-        int | None, typer.Option("--year", help="年度（既定: 索引にある最新の年度）")
+        int | None,
+        typer.Option(
+            "--year", help="年度（既定: 索引にある最新の年度）" + YEAR_HELP, parser=_fiscal_year
+        ),
     ] = None,
     index: IndexDirOption = None,
 ) -> None:
@@ -312,7 +332,10 @@ def similar_command(
         ),
     ] = None,
     year: Annotated[
-        int | None, typer.Option("--year", help="PROJECT の年度（既定: 最新の年度）")
+        int | None,
+        typer.Option(
+            "--year", help="PROJECT の年度（既定: 最新の年度）" + YEAR_HELP, parser=_fiscal_year
+        ),
     ] = None,
     output_format: Annotated[
         TableJson, typer.Option("--format", help="出力形式: table（一覧表）/ json")
@@ -340,7 +363,10 @@ def similar_command(
 @app.command("candidates")
 @reports_errors
 def candidates_command(
-    year: Annotated[int | None, typer.Option("--year", help="この年度のシートだけを見る")] = None,
+    year: Annotated[
+        int | None,
+        typer.Option("--year", help="この年度のシートだけを見る" + YEAR_HELP, parser=_fiscal_year),
+    ] = None,
     min_score: Annotated[
         float,
         typer.Option("--min-score", min=0.0, max=1.0, help="この値以上のスコアの組み合わせを出す"),
@@ -382,7 +408,10 @@ def report_command(
         bool, typer.Option("--candidates", help="統合・振替候補の報告書を作る")
     ] = False,
     year: Annotated[
-        int | None, typer.Option("--year", help="対象年度（--project では事業の年度）")
+        int | None,
+        typer.Option(
+            "--year", help="対象年度（--project では事業の年度）" + YEAR_HELP, parser=_fiscal_year
+        ),
     ] = None,
     min_score: Annotated[
         float, typer.Option("--min-score", min=0.0, max=1.0, help="--candidates で載せる最低スコア")

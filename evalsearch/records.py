@@ -6,6 +6,8 @@ stored in the index; ``SheetRecord.from_dict()`` reads it back.
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -356,3 +358,26 @@ def make_record_id(fiscal_year: int, project_no: str) -> str:
 
 def make_record_key(municipality: str, record_id: str) -> str:
     return f"{municipality}/{record_id}"
+
+
+ERA_BASES: Mapping[str, int] = {"令和": 2018, "R": 2018, "平成": 1988, "H": 1988}
+"""Western year = base + era year (令和5 = 2023, 平成30 = 2018)."""
+
+_FISCAL_YEAR = re.compile(r"^(令和|平成|R|H)?(元|\d{1,4})(年度?)?$")
+
+
+def parse_fiscal_year(text: str) -> int:
+    """2023, 令和5, R5, 令和５年度, 元 (令和元年) or a bare 5 (the current era) → 2023.
+
+    Raises ValueError with a Japanese message for anything else."""
+    value = unicodedata.normalize("NFKC", text).strip().upper()
+    match = _FISCAL_YEAR.match(value.replace("令和", "令和").replace(" ", ""))
+    if match is None:
+        raise ValueError(f"「{text}」は年度として読めません（例: 2023、令和5、R5）。")
+    era, number = match.group(1), match.group(2)
+    year = 1 if number == "元" else int(number)
+    if era is None and year >= 1000:
+        return year
+    if era is None and year >= 100:
+        raise ValueError(f"「{text}」は年度として読めません（例: 2023、令和5、R5）。")
+    return ERA_BASES[era or "令和"] + year
