@@ -34,6 +34,7 @@ from evalsearch.errors import DuplicateRecordError, ParseError
 from evalsearch.records import SheetRecord
 from evalsearch.similarity import SimilarityModel
 from evalsearch.store import AnalyzedSheet, SourceFile
+from evalsearch.synonyms import version as synonyms_version
 
 Progress = Callable[[int, int], None]
 """progress(files_done, files_total), called after each file."""
@@ -373,7 +374,9 @@ def _build_in(
     store.write_records(staging, ordered)
     store.write_terms(staging, zip(contents.records, ordered_terms, strict=True))
     _fit_similarity(staging, ordered, ordered_terms)
-    store.write_manifest(staging, contents.files, len(ordered))
+    store.write_manifest(
+        staging, contents.files, len(ordered), settings={"synonyms": synonyms_version()}
+    )
     return BuildReport(
         directory,
         contents.added_files,

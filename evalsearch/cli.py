@@ -256,6 +256,9 @@ def search_command(
         typer.Option("--answer", help="ア〜カの回答で絞り込む（例: オ=ある）。複数指定可"),
     ] = None,
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="表示する件数")] = 10,
+    no_synonyms: Annotated[
+        bool, typer.Option("--no-synonyms", help="同義語（子供↔児童 など）を使わずに検索する")
+    ] = False,
     output_format: Annotated[
         TableJsonCsv, typer.Option("--format", help="出力形式: table（一覧表）/ json / csv")
     ] = TableJsonCsv.table,
@@ -277,6 +280,7 @@ def search_command(
             measure=measure,
             answers=answers,
             limit=limit,
+            synonyms=not no_synonyms,
         )
     if output_format is TableJsonCsv.json:
         typer.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))

@@ -51,10 +51,12 @@ def search_table(result: SearchResult) -> Group:
     header = Text(f"「{result.query}」: {result.total}件", style="bold")
     if result.total > shown:
         header.append(f"（上位{shown}件を表示）", style="")
-    if not result.hits:
-        return Group(header, Text("該当するシートはありません。"))
-    # One block per hit rather than a table: snippets stay whole at any terminal width.
     parts: list[Any] = [header]
+    for word, found in result.synonyms.items():
+        parts.append(Text(f"同義語: {word} → {'、'.join(found)}（--no-synonyms で使わない）"))
+    if not result.hits:
+        return Group(*parts, Text("該当するシートはありません。"))
+    # One block per hit rather than a table: snippets stay whole at any terminal width.
     for rank, hit in enumerate(result.hits, start=1):
         line = Text(f"\n{rank}. ")
         line.append(f"{hit.project_no} {hit.project_name}", style="bold")

@@ -356,14 +356,25 @@ MAX_COMBINATIONS = 20
 a long natural sentence is rare, and its filter would cost more than its precision gains."""
 
 
-def _word_query(fieldname: str, word: QueryWord) -> Any:
-    term = wq.Term(fieldname, word.term)
-    if not word.parts:
-        return term
-    # C-term OR A-phrase: 実習生 matches 実習生 itself and its parts 実習 生 in a row inside a
-    # compound (技能実習生), looked up as one sub-compound term (see index_tokens). The exact
-    # compound matches both and so ranks first.
-    return wq.Or([term, wq.Term(fieldname, subcompound_term(word.parts))])
+Expansions = Mapping[str, Sequence[tuple[tuple[str, ...], float]]]
+"""Query term -> (expansion terms, weight below 1) pairs: synonyms found by the caller."""
+
+
+def _word_query(fieldname: str, word: QueryWord, expansions: Expansions) -> Any:
+    options: list[Any] = [wq.Term(fieldname, word.term)]
+    if word.parts:
+        # C-term OR A-phrase: 実習生 matches 実習生 itself and its parts 実習 生 in a row inside
+        # a compound (技能実習生), looked up as one sub-compound term (see index_tokens). The
+        # exact compound matches both and so ranks first.
+        options.append(wq.Term(fieldname, subcompound_term(word.parts)))
+    for terms, weight in expansions.get(word.term, ()):
+        if len(terms) == 1:
+            options.append(wq.Term(fieldname, terms[0], boost=weight))
+        else:
+            options.append(
+                wq.Sequence([wq.Term(fieldname, term) for term in terms], slop=1, boost=weight)
+            )
+    return options[0] if len(options) == 1 else wq.Or(options)
 
 
 def _at_least(queries: Sequence[Any], ratio: float) -> Any:
@@ -384,9 +395,11 @@ def _at_least(queries: Sequence[Any], ratio: float) -> Any:
     return wq.And([wq.ConstantScoreQuery(enough, 0.0), either])
 
 
-def _clause_query(clause: Clause, default_field: str, ranking: Ranking) -> Any:
+def _clause_query(
+    clause: Clause, default_field: str, ranking: Ranking, expansions: Expansions
+) -> Any:
     fieldname = passage_field(clause.field) if clause.field else default_field
-    words = [_word_query(fieldname, word) for word in clause.words]
+    words = [_word_query(fieldname, word, expansions) for word in clause.words]
     if len(words) == 1:
         return words[0]
     if clause.phrase:
@@ -400,21 +413,27 @@ def _clause_query(clause: Clause, default_field: str, ranking: Ranking) -> Any:
 
 
 def compile_query(
-    parsed: ParsedQuery, default_label: str | None = None, ranking: Ranking = DEFAULT_RANKING
+    parsed: ParsedQuery,
+    default_label: str | None = None,
+    ranking: Ranking = DEFAULT_RANKING,
+    expansions: Expansions | None = None,
 ) -> Any:
     """The Whoosh query of the positive part of a parsed query (exclusions: ``_excluded``)."""
     default_field = passage_field(default_label) if default_label else COMBINED_FIELD
+    expansions = expansions or {}
     required: list[Any] = []
     optional: list[Any] = []
     boosts: list[Any] = []
     for alternatives in parsed.required:
-        options = [_clause_query(clause, default_field, ranking) for clause in alternatives]
+        options = [
+            _clause_query(clause, default_field, ranking, expansions) for clause in alternatives
+        ]
         group = options[0] if len(options) == 1 else wq.Or(options)
         explicit = any(clause.phrase or clause.field for clause in alternatives)
         (required if explicit else optional).append(group)
         if default_label is None:
             boosts.extend(
-                _clause_query(clause, passage_field("事業名"), ranking)
+                _clause_query(clause, passage_field("事業名"), ranking, expansions)
                 for clause in alternatives
                 if clause.field is None
             )
@@ -435,7 +454,7 @@ def _excluded(parsed: ParsedQuery, default_label: str | None) -> Any | None:
         return None
     default_field = passage_field(default_label) if default_label else COMBINED_FIELD
     return wq.Or(
-        [_clause_query(clause, default_field, DEFAULT_RANKING) for clause in parsed.excluded]
+        [_clause_query(clause, default_field, DEFAULT_RANKING, {}) for clause in parsed.excluded]
     )
 
 
@@ -514,10 +533,13 @@ class Engine:
         filters: Filters | None = None,
         limit: int = 10,
         ranking: Ranking = DEFAULT_RANKING,
+        expansions: Expansions | None = None,
     ) -> QueryOutcome:
         """Run a parsed query: the top ``limit`` hits, the total and facet counts of all hits."""
         with reading(self.directory):
-            return self._execute(parsed, default_label, filters or Filters(), limit, ranking)
+            return self._execute(
+                parsed, default_label, filters or Filters(), limit, ranking, expansions or {}
+            )
 
     def _execute(
         self,
@@ -526,9 +548,10 @@ class Engine:
         filters: Filters,
         limit: int,
         ranking: Ranking,
+        expansions: Expansions,
     ) -> QueryOutcome:
         searcher = self.searcher()
-        query = compile_query(parsed, default_label, ranking)
+        query = compile_query(parsed, default_label, ranking, expansions)
         filter_query = compile_filter(filters)
         if filter_query is not None:
             # Inside the query (score 0, ranking unchanged), the filter's postings let the

@@ -107,10 +107,13 @@ class Index:
         answers: Mapping[str, str] | None = None,
         limit: int = 10,
         ranking: Ranking | None = None,
+        synonyms: bool = True,
     ) -> SearchResult:
         """Full-text search (query language: evalsearch.query), best first, with facets.
 
-        ``ranking`` overrides the ranking settings (for tuning on judged queries)."""
+        Each query word is also searched through its synonyms (evalsearch.synonyms), weighted
+        below the word; ``synonyms=False`` switches that off. ``ranking`` overrides the ranking
+        settings (for tuning on judged queries)."""
         # Whoosh loads only for the questions that search.
         from evalsearch.engine import DEFAULT_RANKING, Filters
         from evalsearch.search import run_search
@@ -125,13 +128,26 @@ class Index:
             measure=measure,
             answers=dict(answers or {}),
         )
+        parsed = parse_query(query)
+        found = {}
+        if synonyms:
+            from evalsearch.synonyms import get_table
+
+            table = get_table()
+            found = {
+                word.term: table.expand(word.term)
+                for clause in parsed.positive_clauses()
+                if not clause.phrase
+                for word in clause.words
+            }
         return run_search(
             self.engine,
-            parse_query(query),
+            parsed,
             field=field,
             filters=filters,
             limit=limit,
             ranking=ranking or DEFAULT_RANKING,
+            synonyms=found,
         )
 
     def similar(

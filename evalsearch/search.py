@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from evalsearch.analysis import QueryWord, Term, analyze
 from evalsearch.engine import DEFAULT_RANKING, TERM_SEPARATOR, Engine, Filters, Ranking
@@ -74,6 +74,8 @@ class SearchResult:
     hits: tuple[Hit, ...]
     facets: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
     # facets: {"department": {主管課: 件数}, "decision": {方向性: 件数}} over every hit
+    synonyms: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # synonyms: query word -> the synonyms searched with it (shown as 「同義語: …」)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -81,6 +83,7 @@ class SearchResult:
             "total": self.total,
             "hits": [hit.to_dict() for hit in self.hits],
             "facets": {name: dict(counts) for name, counts in self.facets.items()},
+            "synonyms": {word: list(found) for word, found in self.synonyms.items()},
         }
 
 
@@ -92,16 +95,59 @@ def run_search(
     filters: Filters | None = None,
     limit: int = 10,
     ranking: Ranking = DEFAULT_RANKING,
+    synonyms: Mapping[str, Sequence[Synonym]] | None = None,
 ) -> SearchResult:
-    """Run a parsed query on an opened engine; hits carry their matched passages' snippets."""
+    """Run a parsed query on an opened engine; hits carry their matched passages' snippets.
+
+    ``synonyms`` maps a query word's term to its expansions (weighted below the word)."""
+    synonyms = synonyms or {}
+    expansions = {
+        term: [(synonym.terms, synonym.weight) for synonym in found]
+        for term, found in synonyms.items()
+    }
     outcome = engine.execute(
-        parsed, default_label=field, filters=filters, limit=limit, ranking=ranking
+        parsed,
+        default_label=field,
+        filters=filters,
+        limit=limit,
+        ranking=ranking,
+        expansions=expansions,
     )
-    hits = tuple(_hit(raw.score, raw.stored, parsed, field) for raw in outcome.hits)
-    return SearchResult(parsed.text, outcome.total, hits, outcome.facets)
+    hits = tuple(_hit(raw.score, raw.stored, parsed, field, synonyms) for raw in outcome.hits)
+    used = {term: tuple(s.surface for s in found) for term, found in synonyms.items() if found}
+    return SearchResult(parsed.text, outcome.total, hits, outcome.facets, used)
 
 
-def _hit(score: float, stored: Mapping[str, Any], parsed: ParsedQuery, field: str | None) -> Hit:
+class Synonym(Protocol):
+    """What search needs of an expansion (evalsearch.synonyms.Expansion)."""
+
+    @property
+    def terms(self) -> tuple[str, ...]: ...
+    @property
+    def weight(self) -> float: ...
+    @property
+    def surface(self) -> str: ...
+
+
+def _with_synonyms(
+    words: Sequence[QueryWord], synonyms: Mapping[str, Sequence[Synonym]]
+) -> list[QueryWord]:
+    """The words and their one-term synonyms, so snippets highlight what matched."""
+    out = list(words)
+    for word in words:
+        out.extend(
+            QueryWord(s.terms[0], ()) for s in synonyms.get(word.term, ()) if len(s.terms) == 1
+        )
+    return out
+
+
+def _hit(
+    score: float,
+    stored: Mapping[str, Any],
+    parsed: ParsedQuery,
+    field: str | None,
+    synonyms: Mapping[str, Sequence[Synonym]],
+) -> Hit:
     doc = stored.get("doc") or {}
     passages: Mapping[str, str] = doc.get("passages") or {}
     term_sets = {
@@ -115,7 +161,7 @@ def _hit(score: float, stored: Mapping[str, Any], parsed: ParsedQuery, field: st
             1
             for clause in clauses
             if (clause.field or field) in (None, label)
-            for word in clause.words
+            for word in _with_synonyms(clause.words, synonyms)
             if _word_in(word, terms)
         )
         if count:
@@ -128,7 +174,7 @@ def _hit(score: float, stored: Mapping[str, Any], parsed: ParsedQuery, field: st
                 word
                 for clause in clauses
                 if (clause.field or field) in (None, label)
-                for word in clause.words
+                for word in _with_synonyms(clause.words, synonyms)
             ]
             snippet = make_snippet(label, passages.get(label, ""), words)
             if snippet is not None:
