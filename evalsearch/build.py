@@ -30,7 +30,8 @@ from typing import Any
 from evalsearch import engine, store
 from evalsearch.analysis import analyze
 from evalsearch.crossref import CrossReferences
-from evalsearch.errors import DuplicateRecordError, ParseError
+from evalsearch.errors import DuplicateRecordError, ParseError, StrictModeError
+from evalsearch.readers.sources import TABLE_SUFFIXES
 from evalsearch.records import SheetRecord
 from evalsearch.similarity import SimilarityModel
 from evalsearch.store import AnalyzedSheet, SourceFile
@@ -73,12 +74,36 @@ class BuildReport:
         }
 
 
-def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
-    """The files named and the dump files under the directories named (as the parser reads
-    them), resolved, sorted, each once."""
-    from evalsearch.parse import iter_dump_files
+SHEET_SUFFIXES: tuple[str, ...] = (".txt", *TABLE_SUFFIXES)
+"""Files ``evalsearch index DIR`` reads: text dumps and collection tables (any letter case)."""
 
-    return [path.resolve() for path in iter_dump_files(paths)]
+
+def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
+    """The files named and the sheet files under the directories named, resolved, sorted,
+    each once."""
+    found: set[Path] = set()
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            inside = {
+                file.resolve()
+                for file in path.rglob("*")
+                if file.is_file() and file.suffix.lower() in SHEET_SUFFIXES
+            }
+            if not inside:
+                raise ParseError(
+                    "評価シートのファイル（*.txt のテキストダンプ、*.xlsx・*.csv の表）が"
+                    "ありません。ディレクトリを確認してください",
+                    file=str(path),
+                )
+            found |= inside
+        elif path.exists():
+            found.add(path.resolve())
+        else:
+            raise ParseError(
+                "ファイルまたはディレクトリが見つかりません。パスを確認してください", file=str(path)
+            )
+    return sorted(found)
 
 
 def file_hash(path: Path) -> str:
@@ -115,10 +140,22 @@ def _init_worker(whoosh_parent: str, strict: bool, barrier: Any) -> None:
     _worker.update(directory=Path(whoosh_parent), strict=strict, barrier=barrier, sink=None)
 
 
-def _index_file(path: str) -> tuple[str, list[SheetRecord], list[AnalyzedSheet]]:
+def read_sheets(path: str, *, strict: bool) -> list[SheetRecord]:
+    """The sheets of one file: a collection table through its form profile, else a dump."""
+    if Path(path).suffix.lower() in TABLE_SUFFIXES:
+        from evalsearch.readers import read_table
+
+        result = read_table(path)
+        if strict and result.warnings:
+            raise StrictModeError(f"警告があります（--strict）: {result.warnings[0]}", file=path)
+        return list(result.records)
     from evalsearch.parse import parse_paths
 
-    records = list(parse_paths([path], strict=_worker["strict"]))
+    return list(parse_paths([path], strict=strict))
+
+
+def _index_file(path: str) -> tuple[str, list[SheetRecord], list[AnalyzedSheet]]:
+    records = read_sheets(path, strict=_worker["strict"])
     packed = [analyze_record(record) for record in records]
     if records and _worker["sink"] is None:
         _worker["sink"] = engine.SegmentSink(_worker["directory"])

@@ -74,6 +74,12 @@ def load_generic_terms() -> frozenset[str]:
     )
 
 
+OTHER_PASSAGE_WEIGHT = 0.75
+"""Weight of passages the 根室 weights do not name (other forms' items and texts): between a
+reasoning passage (1) and a description (0.5), as a form may hold either under its own keys."""
+
+UNWEIGHTED_LABELS = frozenset({"事業名", "回答"})
+
 _NOISE = re.compile(r"^([0-9.,%]+|[ぁ-ゖー]{1,3})$")
 """Numbers (10, 70, 5) and short hiragana-only terms (こと, よう, つく, おる, さらに): after
 normalisation Sudachi spells content words in kanji (町作り), so what is left in hiragana is
@@ -214,7 +220,7 @@ class SimilarityModel:
             raise ValueError(
                 f"records ({len(records)}) and analyzed ({len(analyzed)}) must be aligned"
             )
-        labels = tuple(label for label, weight in self.passage_weights.items() if weight > 0)
+        labels = self._labels(analyzed)
         n = len(records)
         documents = [analyzed[i].get(label, ()) for i in range(n) for label in labels]
         vectorizer = CountVectorizer(analyzer=self.build_analyzer(), lowercase=False)
@@ -227,7 +233,7 @@ class SimilarityModel:
             vocabulary = []
         counts = sparse.csr_matrix(counts)
 
-        weights = np.array([self.passage_weights[label] for label in labels])
+        weights = np.array([self.weight_of(label) for label in labels])
         combine = sparse.csr_matrix(
             (
                 np.tile(weights, n),
@@ -268,6 +274,20 @@ class SimilarityModel:
             [(record.municipality, record.project_no) for record in records],
         )
         return self
+
+    def weight_of(self, label: str) -> float:
+        """A passage's weight: ``passage_weights``, else ``OTHER_PASSAGE_WEIGHT`` for the
+        passages of other forms (①–⑧ reasons, 概要 …); never the name or the answer summary."""
+        if label in self.passage_weights:
+            return self.passage_weights[label]
+        return 0.0 if label in UNWEIGHTED_LABELS else OTHER_PASSAGE_WEIGHT
+
+    def _labels(self, analyzed: Sequence[Mapping[str, Sequence[Term]]]) -> tuple[str, ...]:
+        """Every weighted passage label found, the 根室 form's first, then in order seen."""
+        seen = dict.fromkeys(self.passage_weights)
+        for passages in analyzed:
+            seen.update(dict.fromkeys(passages))
+        return tuple(label for label in seen if self.weight_of(label) > 0)
 
     def _set_sheets(
         self, keys: list[str], years: Sequence[int], projects: Sequence[tuple[str, str]]
