@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import ctypes.util
+import fcntl
 import gc
 import hashlib
 import multiprocessing
@@ -30,7 +31,13 @@ from typing import Any
 from evalsearch import engine, store
 from evalsearch.analysis import analyze
 from evalsearch.crossref import CrossReferences
-from evalsearch.errors import DuplicateRecordError, ParseError, StrictModeError
+from evalsearch.errors import (
+    DuplicateRecordError,
+    IndexLockedError,
+    ParseError,
+    StrictModeError,
+    os_error,
+)
 from evalsearch.readers.sources import TABLE_SUFFIXES
 from evalsearch.records import SheetRecord
 from evalsearch.similarity import SimilarityModel
@@ -49,6 +56,7 @@ class BuildReport:
     files_added: int
     files_replaced: int
     files_skipped: int
+    files_removed: int
     sheets_indexed: int
     sheets_removed: int
     sheets_total: int
@@ -65,6 +73,7 @@ class BuildReport:
             "files_added": self.files_added,
             "files_replaced": self.files_replaced,
             "files_skipped": self.files_skipped,
+            "files_removed": self.files_removed,
             "sheets_indexed": self.sheets_indexed,
             "sheets_removed": self.sheets_removed,
             "sheets_total": self.sheets_total,
@@ -231,12 +240,24 @@ def build_index(
     """
     started = time.perf_counter()
     directory = Path(index_dir) if index_dir is not None else store.default_index_dir()
+    paths = [Path(path) for path in paths]
     files = expand_paths(paths)
-    if not files:
-        raise ParseError("索引に入れるファイルがありません（ディレクトリ内の *.txt を読みます）。")
     processes = processes or os.cpu_count() or 1
-
     store.check_index_location(directory)
+    with writer_lock(directory):
+        return _build_locked(directory, paths, files, rebuild, strict, progress, processes, started)
+
+
+def _build_locked(
+    directory: Path,
+    paths: Sequence[Path],
+    files: Sequence[Path],
+    rebuild: bool,
+    strict: bool,
+    progress: Progress | None,
+    processes: int,
+    started: float,
+) -> BuildReport:
     previous: store.Manifest | None = None
     if store.has_content(directory) and not rebuild:
         previous = store.read_manifest(directory)
@@ -247,7 +268,8 @@ def build_index(
         key for key in hashes if key not in old_files or old_files[key].sha256 != hashes[key]
     ]
     skipped = len(hashes) - len(changed)
-    if previous is not None and not changed:
+    gone = _gone_files(old_files, hashes, paths)
+    if previous is not None and not changed and not gone:
         if progress:
             progress(len(files), len(files))
         return BuildReport(
@@ -255,6 +277,7 @@ def build_index(
             0,
             0,
             skipped,
+            0,
             0,
             0,
             previous.records,
@@ -277,6 +300,7 @@ def build_index(
             old_files,
             hashes,
             changed,
+            gone,
             skipped,
             strict,
             progress,
@@ -311,6 +335,14 @@ class _Contents:
 
     def __post_init__(self) -> None:
         self.owner = {key: path for path, entry in self.files.items() for key in entry.keys}
+
+    def drop(self, path: str) -> None:
+        """The file is gone: its sheets leave the index."""
+        entry = self.files.pop(path)
+        for key in entry.keys:
+            if self.owner.get(key) == path:
+                del self.records[key], self.analyzed[key], self.owner[key]
+                self.removed.add(key)
 
     def take(
         self,
@@ -368,6 +400,7 @@ def _build_in(
     old_files: dict[str, SourceFile],
     hashes: Mapping[str, str],
     changed: Sequence[str],
+    gone: Sequence[str],
     skipped: int,
     strict: bool,
     progress: Progress | None,
@@ -385,6 +418,8 @@ def _build_in(
     else:
         engine.create(staging)
         contents = _Contents({}, {}, {})
+    for path in gone:
+        contents.drop(path)
     in_old_index = set(contents.records)
 
     # Errors reading the copied Whoosh files mean the previous index is damaged.
@@ -403,7 +438,7 @@ def _build_in(
             workers.close()
         # Old copies of re-indexed sheets, and sheets gone from their file, leave the old
         # segments; the workers' segments join the index.
-        replaced = in_old_index & (set(contents.seen) | contents.removed)
+        replaced = (in_old_index & set(contents.seen)) | contents.removed
         engine.commit_segments(staging, sorted(replaced), segments)
 
     ordered = list(contents.records.values())
@@ -419,6 +454,7 @@ def _build_in(
         contents.added_files,
         contents.replaced_files,
         skipped,
+        len(gone),
         len(contents.seen),
         len(contents.removed),
         len(ordered),
@@ -438,6 +474,50 @@ def _fit_similarity(
 
 
 # --- directories -------------------------------------------------------------------------
+
+
+def _gone_files(
+    old_files: Mapping[str, SourceFile], hashes: Mapping[str, str], paths: Sequence[Path]
+) -> list[str]:
+    """Indexed files to remove: those under a directory given now that are no longer there
+    (``index DIR`` mirrors DIR), and any that no longer exist at all."""
+    folders = [path.resolve() for path in paths if path.is_dir()]
+    return sorted(
+        old
+        for old in old_files
+        if old not in hashes
+        and (not Path(old).exists() or any(Path(old).is_relative_to(d) for d in folders))
+    )
+
+
+@contextlib.contextmanager
+def writer_lock(directory: Path) -> Iterator[None]:
+    """One writer per index: a second ``evalsearch index`` on the same directory stops with a
+    clear message instead of silently overwriting the first one's work. Readers take no lock
+    (they read the directory swapped in whole)."""
+    lock_path = directory.parent / f".{directory.name}.lock"
+    try:
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+        handle = lock_path.open("a+")
+    except OSError as error:
+        raise os_error(error, lock_path) from None
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "?"
+            raise IndexLockedError(
+                f"索引 {directory} は別の `evalsearch index`（PID {holder}）が更新中です。"
+                "終わってからもう一度実行してください（検索はその間も使えます）。"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        yield
+    finally:
+        handle.close()
 
 
 def _keep_dotfiles(directory: Path, staging: Path) -> None:

@@ -178,7 +178,7 @@ def index_command(
     stdout.print(
         f"索引 {report.index_dir} を更新しました: "
         f"ファイル 追加{report.files_added}・置換{report.files_replaced}・"
-        f"変更なし{report.files_skipped}、シート {report.sheets_indexed}件を索引"
+        f"変更なし{report.files_skipped}・なくなったファイル{report.files_removed}、シート {report.sheets_indexed}件を索引"
         f"（削除{report.sheets_removed}件、合計{report.sheets_total}件、"
         f"{report.seconds:.1f}秒）",
         markup=False,

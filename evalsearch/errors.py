@@ -85,3 +85,22 @@ class FormProfileError(EvalSearchError):
         if line is not None:
             where = f"{where} {line} 行目" if where else f"{line} 行目"
         super().__init__(f"{where}: {message}" if where else message)
+
+
+def os_error(error: OSError, path: object) -> EvalSearchError:
+    """An operating-system error (read-only, permission, disk full …) as a Japanese message."""
+    import errno
+
+    reasons = {
+        errno.EACCES: "権限がありません",
+        errno.EPERM: "権限がありません",
+        errno.EROFS: "読み取り専用の場所です",
+        errno.ENOSPC: "ディスクの空きがありません",
+        errno.ENOENT: "見つかりません",
+        errno.EISDIR: "ディレクトリです",
+        errno.ENOTDIR: "ディレクトリではありません",
+    }
+    reason = reasons.get(error.errno or 0, error.strerror or str(error))
+    return EvalSearchError(
+        f"{path}: {reason}。場所や権限を確かめるか、別の場所（--index など）を指定してください。"
+    )
