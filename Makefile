@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 INDEX ?= index
 
-.PHONY: demo test check lint types bench clean
+.PHONY: demo test check lint types bench relevance bench-merge clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11 以上が必要です"'
@@ -45,6 +45,14 @@ check: lint types test
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py --sizes 1000,10000 --out bench/results.json
+
+# Judged relevance: evalsearch beside a plain BM25 baseline, same analysis (bench/judgments).
+relevance: $(STAMP)
+	$(BIN)/python bench/relevance.py
+
+# Merge-pair recall: evalsearch candidates beside TF-IDF over whole sheets (bench/judgments).
+bench-merge: $(STAMP)
+	$(BIN)/python bench/merge_pairs.py
 
 clean:
 	rm -rf $(VENV) reports
