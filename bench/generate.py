@@ -5,6 +5,7 @@
 writes ``DIR/sheets/*.txt`` (several sheets per file, in the sample's text-dump form, each file
 starting with ``# synthetic evalsearch bench sheet``, a line the parser ignores) and
 ``DIR/labels.json``: the planted overlap groups as a list of lists of record ids (年度-事業番号).
+``DIR/transitions.json`` holds the planted cross-year transitions (see below).
 ``--truth`` also writes ``DIR/truth.jsonl``, the generator's own records, one JSON per line.
 
 How the text varies:
@@ -21,6 +22,19 @@ How the text varies:
 Planted groups: 2–3 sheets of one fiscal year in different departments share a concept and two
 sentences; the first member names the second's organisation in 「」 in its オ (sometimes ウ)
 reason, answers オ with ある/一部ある and plans 見直しのうえで継続 with 統合・振替.
+
+Planted transitions: ``CONTINUED_FRACTION`` of the ungrouped 令和6 and 令和7 sheets continue an
+ungrouped project of the year before (same project number, theme, department), most 令和7 ones
+a 令和6 continuation, so some projects span all three years. Each passage (ア–カ, 見直し, 動向)
+of a continuation is derived from the previous sheet's by one planted change: ``same`` (copied),
+``numbers`` (only its numbers: 令和５→令和６, 12回→15回), ``edited`` (a sentence appended,
+dropped or swapped, or a phrase reworded; figures may be updated too) or ``rewritten`` (new
+sentences only, same project vocabulary). ``transitions.json`` is
+``{"transitions": [{"project_no", "from", "to", "key", "change"}], "renamed": [...],
+"copied": [...]}`` (the last two list ``{"project_no", "year"}``; ``COPIED_FRACTION`` of the
+continuations copy every ア–カ reason). It is a file of its own because ``labels.json`` is a
+bare list that ``bench/run.py`` reads as groups.
+Other sheets are generated exactly as without continuations.
 """
 
 from __future__ import annotations
@@ -29,10 +43,12 @@ import argparse
 import dataclasses
 import json
 import random
+import re
 import sys
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from difflib import SequenceMatcher
 from pathlib import Path
 
 if __package__ in (None, ""):  # run as a script: make the repository importable
@@ -91,6 +107,19 @@ MIN_PASSAGE, MAX_PASSAGE = 20, 250
 WRAP_WIDTHS: tuple[int, ...] = (86, 88, 90, 90)
 TARGET_ERAS: tuple[str, str] = ("R2", "R7")
 
+CONTINUED_FRACTION = 0.35
+"""Share of the ungrouped sheets of each later year that continue a project of the year before."""
+CHAIN_SHARE = 0.7
+"""Share of continuations that continue a continuation (three-year projects) when there are any."""
+TRANSITION_WEIGHTS: dict[str, int] = {"same": 35, "numbers": 15, "edited": 30, "rewritten": 20}
+NUMBERS_WEIGHT_WITH_DIGITS = 60
+"""Weight of ``numbers`` for a passage with digits: few passages have any, so favour them."""
+RENAME_FRACTION = 0.06
+COPIED_FRACTION = 0.2
+"""Share of continuations whose ア–カ reasons are all copied unchanged (evaluation not redone)."""
+KEPT_SENTENCE = 0.6
+"""Sentence-level ratio from which a rewrite's sentence still counts as an old one reworded."""
+
 _SLOT_CHARS = frozenset("{}")
 
 
@@ -111,6 +140,8 @@ class SheetPlan:
     group: int | None = None
     role: int = 0
     """0 = the member that plans 統合・振替 and names its partner; 1.. = partners."""
+    previous: int | None = None
+    """Index of the previous year's sheet of the same project (a planted continuation)."""
 
 
 @dataclass(frozen=True)
@@ -134,8 +165,12 @@ def file_name(file_index: int, seed: int) -> str:
     return f"{file_index:06d}_s{seed}.txt"
 
 
-def make_plan(n: int, seed: int) -> Plan:
-    """Assign year, number, theme, department, block order, file and group to n sheets."""
+def make_plan(n: int, seed: int, *, continued: float = CONTINUED_FRACTION) -> Plan:
+    """Assign year, number, theme, department, block order, file and group to n sheets.
+
+    ``continued`` is the share of later-year ungrouped sheets that continue a project of the
+    year before (0 gives the plan without continuations).
+    """
     if n < 1:
         raise ValueError("n must be at least 1")
     rng = random.Random(f"plan:{seed}")
@@ -169,12 +204,48 @@ def make_plan(n: int, seed: int) -> Plan:
             )
         )
         in_file += 1
+    if continued > 0:
+        sheets = _plant_continuations(sheets, seed, continued)
     return Plan(
         seed=seed,
         sheets=tuple(sheets),
         groups=tuple(tuple(g) for g in groups),
         group_orgs=tuple(group_orgs),
     )
+
+
+def _plant_continuations(sheets: list[SheetPlan], seed: int, fraction: float) -> list[SheetPlan]:
+    """Make some later-year sheets continue a previous-year project (its number and theme).
+
+    A separate random stream, drawn after the plan, keeps every other sheet as it was.
+    Grouped sheets neither continue nor are continued: their text names a partner of their
+    own year.
+    """
+    rng = random.Random(f"continue:{seed}")
+    by_year: dict[int, list[int]] = {}
+    for sheet in sheets:
+        if sheet.group is None:
+            by_year.setdefault(sheet.fiscal_year, []).append(sheet.index)
+    years = sorted(by_year)
+    for year in years[1:]:
+        earlier = by_year.get(year - 1, [])
+        chained = [i for i in earlier if sheets[i].previous is not None]
+        fresh = [i for i in earlier if sheets[i].previous is None]
+        count = min(round(fraction * len(by_year[year])), len(earlier))
+        from_chain = max(count - len(fresh), min(round(count * CHAIN_SHARE), len(chained)))
+        previous = rng.sample(chained, from_chain) + rng.sample(fresh, count - from_chain)
+        continuing = sorted(rng.sample(by_year[year], count))
+        rng.shuffle(previous)
+        for index, before in zip(continuing, previous, strict=True):
+            earlier_sheet = sheets[before]
+            sheets[index] = dataclasses.replace(
+                sheets[index],
+                project_no=earlier_sheet.project_no,
+                theme=earlier_sheet.theme,
+                department=earlier_sheet.department,
+                previous=before,
+            )
+    return sheets
 
 
 def _pick_department(rng: random.Random, theme: Theme) -> str:
@@ -503,6 +574,254 @@ def build_record(draft: SheetDraft, file: str, partner: Partner | None) -> Sheet
     )
 
 
+# --------------------------------------------------------------------------------------------
+# Continuations: a project's sheet of the next year, derived from the previous one.
+
+
+@dataclass(frozen=True)
+class PlantedTransition:
+    """Truth label of one passage's change between two sheets of one project."""
+
+    project_no: str
+    from_year: int
+    to_year: int
+    key: str
+    change: str
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "project_no": self.project_no,
+            "from": self.from_year,
+            "to": self.to_year,
+            "key": self.key,
+            "change": self.change,
+        }
+
+
+REVIEW_KEY, OUTLOOK_KEY = "見直し", "動向"
+"""Keys of 見直しの内容 and 今後の動向 in transition labels (as in ``evalsearch.history``)."""
+
+_DIGITS = re.compile(r"[0-9０-９]+")
+_FULL_DIGITS = "０１２３４５６７８９"
+_SENTENCE_END = re.compile(r"(?<=。)")
+REWORDINGS: tuple[tuple[str, str], ...] = (
+    ("必要がある。", "必要があると考える。"),
+    ("している。", "しているところである。"),
+    ("を図った。", "に努めた。"),
+    ("見込まれる。", "見込まれている。"),
+    ("である。", "と考えられる。"),
+    ("について", "に関して"),
+    ("により", "によって"),
+    ("ため、", "ことから、"),
+    ("ことから、", "ため、"),
+    ("を進めている", "を着実に進めている"),
+    ("実施する", "継続して実施する"),
+    ("成果", "一定の成果"),
+    ("事業", "本事業"),
+    ("引き続き、", "今後とも"),
+    ("必要", "不可欠"),
+)
+"""Small rewordings an evaluator makes when revising last year's passage."""
+
+
+def _sentences(text: str) -> list[str]:
+    return [part for part in _SENTENCE_END.split(text) if part]
+
+
+def _bump_numbers(rng: random.Random, text: str, years: int) -> str:
+    """Change every number: era years advance by ``years``, other figures move; width kept."""
+
+    def replace(match: re.Match[str]) -> str:
+        raw = match.group(0)
+        full = raw[0] in _FULL_DIGITS
+        value = int(raw.translate(str.maketrans(_FULL_DIGITS, "0123456789")))
+        if text[max(0, match.start() - 2) : match.start()] == "令和":
+            new = value + years
+        else:
+            new = value
+            while new == value:
+                new = rng.randint(max(1, value // 2), value * 2 + 3)
+        digits = str(new)
+        return digits.translate(str.maketrans("0123456789", _FULL_DIGITS)) if full else digits
+
+    return _DIGITS.sub(replace, text)
+
+
+def _edit(rng: random.Random, writer: Writer, text: str) -> str | None:
+    """A small revision of ``text``, or None when none applies."""
+    sentences = _sentences(text)
+    options: list[str] = ["append"]
+    if len(sentences) >= 2:
+        options += ["drop", "swap"]
+    if any(old in text for old, _ in REWORDINGS):
+        options += ["reword", "reword"]
+    for _ in range(8):
+        option = rng.choice(options)
+        if option == "append":
+            added = writer.fill(rng.choice(CONTEXT_SENTENCES))
+            if len(added) > 0.6 * len(text) or len(text) + len(added) > MAX_PASSAGE:
+                continue
+            edited = text + added
+        elif option == "drop":
+            position = rng.randrange(len(sentences))
+            if len(sentences[position]) > 0.4 * len(text):
+                continue
+            edited = "".join(sentences[:position] + sentences[position + 1 :])
+        elif option == "swap":
+            position = rng.randrange(len(sentences))
+            added = writer.fill(rng.choice(CONTEXT_SENTENCES))
+            if len(sentences[position]) + len(added) > 0.6 * len(text) or added in text:
+                continue
+            edited = "".join([*sentences[:position], added, *sentences[position + 1 :]])
+        else:
+            found = [(old, new) for old, new in REWORDINGS if old in text]
+            old, new = rng.choice(found)
+            start = rng.choice([m.start() for m in re.finditer(re.escape(old), text)])
+            edited = text[:start] + new + text[start + len(old) :]
+        if MIN_PASSAGE <= len(edited) <= MAX_PASSAGE and edited != text:
+            return edited
+    return None
+
+
+def _rewrite(
+    rng: random.Random, writer: Writer, text: str, cores: Sequence[str], max_extra: int
+) -> str:
+    """A new passage about the same project that keeps none of ``text``'s sentences.
+
+    A sentence counts as kept when it matches an old one at sentence level (ratio ≥
+    ``KEPT_SENTENCE``): the same template in other spellings is not new text.
+    """
+    old = _sentences(text)
+    best, best_kept = "", 2.0
+    for _ in range(40):
+        rewritten = writer.passage([rng.choice(cores)], max_extra=max_extra)
+        kept = max(
+            (
+                SequenceMatcher(None, before, after, autojunk=False).ratio()
+                for before in old
+                for after in _sentences(rewritten)
+            ),
+            default=0.0,
+        )
+        if kept < KEPT_SENTENCE:
+            return rewritten
+        if kept < best_kept:
+            best, best_kept = rewritten, kept
+    return best
+
+
+def _transition_kind(rng: random.Random, text: str) -> str:
+    weights = dict(TRANSITION_WEIGHTS)
+    if _DIGITS.search(text):
+        weights["numbers"] = NUMBERS_WEIGHT_WITH_DIGITS
+    else:
+        del weights["numbers"]
+    if not text:
+        del weights["edited"]
+    kinds = list(weights)
+    return rng.choices(kinds, weights=[weights[k] for k in kinds])[0]
+
+
+def _advance_indicators(
+    rng: random.Random, indicators: Sequence[Indicator], era: int
+) -> tuple[Indicator, ...]:
+    """Last year's indicator rows one year on: the oldest year drops out, ``R{era}`` is new."""
+    out = []
+    for indicator in indicators:
+        kept = {key: value for key, value in indicator.actual.items() if key != f"R{era - 5}"}
+        plan = indicator.plan or "1回"
+        match = re.search(r"[0-9][0-9,]*", plan)
+        base = int(match.group(0).replace(",", "")) if match else 1
+        prefix, unit = (plan[: match.start()], plan[match.end() :]) if match else ("", "回")
+        factor = 0.0 if rng.random() < 0.08 else rng.uniform(0.5, 1.3)
+        kept[f"R{era}"] = f"{prefix}{round(base * factor):,}{unit}"
+        out.append(dataclasses.replace(indicator, actual=kept))
+    return tuple(out)
+
+
+def _renamed(rng: random.Random, name: str) -> str:
+    for suffix in sorted(PROJECT_SUFFIXES, key=len, reverse=True):
+        if name.endswith(suffix):
+            others = [other for other in PROJECT_SUFFIXES if other != suffix]
+            return name[: -len(suffix)] + rng.choice(others)
+    return name + "推進事業"
+
+
+def continue_record(
+    plan: Plan, sheet: SheetPlan, previous: SheetRecord, file: str
+) -> tuple[SheetRecord, tuple[PlantedTransition, ...], bool, bool]:
+    """The next year's sheet of ``previous``'s project: its record, planted transitions, whether
+    it was renamed and whether its ア–カ reasons were all copied."""
+    rng = random.Random(f"continuation:{plan.seed}:{sheet.index}")
+    root = sheet
+    while root.previous is not None:
+        root = plan.sheets[root.previous]
+    concept = draft_sheet(plan, root).concept
+    writer = Writer(rng, concept, sheet.fiscal_year)
+    years = sheet.fiscal_year - previous.fiscal_year
+    labels: list[PlantedTransition] = []
+
+    copied = rng.random() < COPIED_FRACTION
+
+    def carry(key: str, text: str, cores: Sequence[str], max_extra: int) -> str:
+        change = "same" if copied and key in previous.assessments else _transition_kind(rng, text)
+        if change == "edited":
+            edited = _edit(rng, writer, text)
+            if edited is None:
+                change = "rewritten"
+            else:
+                new = _bump_numbers(rng, edited, years) if rng.random() < 0.3 else edited
+        if change == "same":
+            new = text
+        elif change == "numbers":
+            new = _bump_numbers(rng, text, years)
+        elif change == "rewritten":
+            new = _rewrite(rng, writer, text, cores, max_extra)
+        labels.append(
+            PlantedTransition(
+                previous.project_no, previous.fiscal_year, sheet.fiscal_year, key, change
+            )
+        )
+        return new
+
+    assessments = {}
+    for label, assessment in previous.assessments.items():
+        answer = assessment.answer or OPTIONS[label][0]
+        before = len(labels)
+        reason = carry(label, assessment.reason, ASSESSMENT_CORES[label][answer], 2)
+        if labels[before].change == "rewritten" and rng.random() < 0.3:
+            answer = _weighted(rng, OPTIONS[label], ANSWER_WEIGHTS[label])
+            reason = _rewrite(rng, writer, assessment.reason, ASSESSMENT_CORES[label][answer], 2)
+        assessments[label] = Assessment(answer=answer, reason=reason)
+    review_status = previous.review_status
+    if rng.random() < 0.2:
+        review_status = _weighted(rng, REVIEW_STATUSES, REVIEW_WEIGHTS)
+    review_content = carry(REVIEW_KEY, previous.review_content, REVIEW_SENTENCES, 1)
+    outlook = carry(OUTLOOK_KEY, previous.outlook_needs, OUTLOOK_SENTENCES, 1)
+    direction = previous.direction
+    if rng.random() < 0.25:
+        direction = _direction(rng, sheet.fiscal_year, False)
+    renamed = rng.random() < RENAME_FRACTION
+    era = sheet.fiscal_year - 2018
+    record = dataclasses.replace(
+        previous,
+        fiscal_year=sheet.fiscal_year,
+        evaluation_stage="中間" if rng.random() < 0.8 else "事後",
+        project_name=_renamed(rng, previous.project_name) if renamed else previous.project_name,
+        indicators=_advance_indicators(rng, previous.indicators, era),
+        budget=_budget(rng, era, sheet.order),
+        review_status=review_status,
+        review_content=review_content,
+        outlook_needs=outlook,
+        assessments=assessments,
+        direction=direction,
+        created=f"{sheet.fiscal_year + 1}-{rng.randint(6, 10):02d}",
+        page=f"{rng.randint(3, 7)}-{sheet.sheet_index + 1}" if sheet.order == SCRAMBLED else None,
+        source=SourceRef(file=file, sheet_index=sheet.sheet_index),
+    )
+    return record, tuple(labels), renamed, copied
+
+
 def _fit(text: str) -> str:
     """Cut a composed passage back to MAX_PASSAGE characters at a sentence end."""
     if len(text) <= MAX_PASSAGE:
@@ -642,6 +961,11 @@ class GeneratedSheet:
     record: SheetRecord
     order: str
     text: str
+    transitions: tuple[PlantedTransition, ...] = ()
+    """Planted changes from the previous year's sheet (continuations only)."""
+    renamed: bool = False
+    copied: bool = False
+    """Planted as a copied evaluation: every ア–カ reason as the year before."""
 
 
 @dataclass(frozen=True)
@@ -656,6 +980,8 @@ class GeneratedFile:
 def iter_files(plan: Plan, *, directory: str = "") -> Iterator[GeneratedFile]:
     """Generate the plan's files lazily; records carry ``directory/name`` as their file."""
     partners = _partners(plan)
+    continued = {sheet.previous for sheet in plan.sheets if sheet.previous is not None}
+    kept: dict[int, SheetRecord] = {}  # records a later continuation derives from
     current: list[GeneratedSheet] = []
     current_file = 0
     for sheet in plan.sheets:
@@ -666,10 +992,27 @@ def iter_files(plan: Plan, *, directory: str = "") -> Iterator[GeneratedFile]:
         name = file_name(sheet.file, plan.seed)
         path = f"{directory}/{name}" if directory else name
         draft = draft_sheet(plan, sheet)
-        record = build_record(draft, path, partners.get(sheet.index))
+        transitions: tuple[PlantedTransition, ...] = ()
+        renamed = copied = False
+        if sheet.previous is None:
+            record = build_record(draft, path, partners.get(sheet.index))
+        else:
+            previous = kept.pop(sheet.previous)
+            record, transitions, renamed, copied = continue_record(plan, sheet, previous, path)
+        if sheet.index in continued:
+            kept[sheet.index] = record
         width = draft.rng.choice(WRAP_WIDTHS)
         text = render(record, sheet.order, first_in_file=sheet.sheet_index == 0, width=width)
-        current.append(GeneratedSheet(record=record, order=sheet.order, text=text))
+        current.append(
+            GeneratedSheet(
+                record=record,
+                order=sheet.order,
+                text=text,
+                transitions=transitions,
+                renamed=renamed,
+                copied=copied,
+            )
+        )
     if current:
         yield _file(plan, current_file, current)
 
@@ -700,6 +1043,8 @@ class GenerationReport:
     seconds: float
     sheet_dir: Path
     labels: Path
+    transitions: Path | None = None
+    """``transitions.json``: the planted cross-year transitions."""
 
 
 def generate(n: int, seed: int, out: Path, *, truth: bool = False) -> GenerationReport:
@@ -711,11 +1056,21 @@ def generate(n: int, seed: int, out: Path, *, truth: bool = False) -> Generation
         stale.unlink()
     plan = make_plan(n, seed)
     files = 0
+    planted: list[dict[str, object]] = []
+    renamed: list[dict[str, object]] = []
+    copied: list[dict[str, object]] = []
     truth_handle = (out / "truth.jsonl").open("w", encoding="utf-8") if truth else None
     try:
         for generated in iter_files(plan, directory=str(sheet_dir)):
             (sheet_dir / generated.name).write_text(generated.text(), encoding="utf-8")
             files += 1
+            for sheet in generated.sheets:
+                planted.extend(transition.to_dict() for transition in sheet.transitions)
+                where = {"project_no": sheet.record.project_no, "year": sheet.record.fiscal_year}
+                if sheet.renamed:
+                    renamed.append(where)
+                if sheet.copied:
+                    copied.append(where)
             if truth_handle is not None:
                 for sheet in generated.sheets:
                     truth_handle.write(
@@ -728,6 +1083,16 @@ def generate(n: int, seed: int, out: Path, *, truth: bool = False) -> Generation
     labels.write_text(
         json.dumps(plan.group_ids(), ensure_ascii=False, indent=0) + "\n", encoding="utf-8"
     )
+    transitions = out / "transitions.json"
+    transitions.write_text(
+        json.dumps(
+            {"transitions": planted, "renamed": renamed, "copied": copied},
+            ensure_ascii=False,
+            indent=0,
+        )
+        + "\n",
+        encoding="utf-8",
+    )
     return GenerationReport(
         sheets=n,
         files=files,
@@ -735,6 +1100,7 @@ def generate(n: int, seed: int, out: Path, *, truth: bool = False) -> Generation
         seconds=time.perf_counter() - started,
         sheet_dir=sheet_dir,
         labels=labels,
+        transitions=transitions,
     )
 
 
@@ -748,7 +1114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     report = generate(args.n, args.seed, args.out, truth=args.truth)
     print(
         f"{report.sheets} sheets in {report.files} files, {report.groups} planted groups, "
-        f"{report.seconds:.1f} s → {report.sheet_dir}, {report.labels}"
+        f"{report.seconds:.1f} s → {report.sheet_dir}, {report.labels}, {report.transitions}"
     )
     return 0
 
