@@ -241,6 +241,9 @@ def search_command(
         int | None,
         typer.Option("--year", help="年度で絞り込む（例: 2023）" + YEAR_HELP, parser=_fiscal_year),
     ] = None,
+    municipality: Annotated[
+        str | None, typer.Option("--municipality", help="自治体で絞り込む（例: 大船渡市）")
+    ] = None,
     department: Annotated[
         str | None, typer.Option("--department", help="主管課で絞り込む（例: 総合政策室）")
     ] = None,
@@ -275,6 +278,7 @@ def search_command(
             " ".join(query),
             field=field,
             year=year,
+            municipality=municipality,
             department=department,
             decision=decision,
             measure=measure,
@@ -310,12 +314,79 @@ def show_command(
 ) -> None:
     """1件のシートを、すべての記述とともに表示する。"""
     from evalsearch.display import sheet_view
+    from evalsearch.history import summary_line
 
     with _open(index) as ix:
         found = ix.records_of(project, year=year)
-    sheet = found[0]
+        sheet = found[0]
+        history = ix.history(sheet.key.rpartition("/")[0] + "/" + sheet.project_no)
     others = [record.fiscal_year for record in found[1:]] if year is None else []
     stdout.print(sheet_view(sheet, others), highlight=False)
+    line = summary_line(history, sheet.fiscal_year)
+    if line:
+        stdout.print(
+            f"\n{line}（`evalsearch history {sheet.project_no}` で詳しく）", highlight=False
+        )
+
+
+class TableJsonMd(StrEnum):
+    table = "table"
+    json = "json"
+    md = "md"
+
+
+@app.command("history")
+@reports_errors
+def history_command(
+    project: Annotated[str, typer.Argument(help="事業番号（例: 12276）または ID（2023-12276）")],
+    output_format: Annotated[
+        TableJsonMd, typer.Option("--format", help="出力形式: table（端末）/ json / md")
+    ] = TableJsonMd.table,
+    index: IndexDirOption = None,
+) -> None:
+    """事業の年度ごとの評価と、前年度からの記述の変化（同文・数値のみ・一部修正・改稿）を表示する。"""
+    with _open(index) as ix:
+        history = ix.history(project)
+    if output_format is TableJsonMd.json:
+        typer.echo(json.dumps(history.to_dict(), ensure_ascii=False, indent=2))
+    elif output_format is TableJsonMd.md:
+        from evalsearch.report import history_markdown
+
+        typer.echo(history_markdown(history), nl=False)
+    else:
+        from evalsearch.display import history_renderable
+
+        stdout.print(history_renderable(history), highlight=False)
+
+
+@app.command("changes")
+@reports_errors
+def changes_command(
+    year: Annotated[
+        int,
+        typer.Option("--year", help="比べる年度" + YEAR_HELP, parser=_fiscal_year),
+    ],
+    limit: Annotated[
+        int, typer.Option("--limit", "-n", min=1, help="端末に表示するシートの数（上から）")
+    ] = 50,
+    output_format: Annotated[
+        TableJsonCsv, typer.Option("--format", help="出力形式: table（端末）/ json / csv")
+    ] = TableJsonCsv.table,
+    index: IndexDirOption = None,
+) -> None:
+    """その年度の全シートを前年度と比べ、写しの評価・古い数値の引用・方向性の変化を先に並べる。"""
+    with _open(index) as ix:
+        report = ix.changes(year)
+    if output_format is TableJsonCsv.json:
+        typer.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
+    elif output_format is TableJsonCsv.csv:
+        from evalsearch.csvout import changes_csv
+
+        typer.echo(changes_csv(report), nl=False)
+    else:
+        from evalsearch.display import changes_renderable
+
+        stdout.print(changes_renderable(report, limit=limit), highlight=False)
 
 
 # --- similar / candidates / report ----------------------------------------------------------
@@ -341,6 +412,13 @@ def similar_command(
             "--year", help="PROJECT の年度（既定: 最新の年度）" + YEAR_HELP, parser=_fiscal_year
         ),
     ] = None,
+    other_municipalities: Annotated[
+        bool,
+        typer.Option(
+            "--other-municipalities",
+            help="他の自治体のシートとだけ比べる（同じような事業を他市はどう行い、どう説明したか）",
+        ),
+    ] = False,
     output_format: Annotated[
         TableJson, typer.Option("--format", help="出力形式: table（一覧表）/ json")
     ] = TableJson.table,
@@ -355,7 +433,13 @@ def similar_command(
         False: YearScope.ANY_YEAR,
     }[same_year]
     with _open(index) as ix:
-        result = ix.similar(project, limit=limit, years=scope, year=year)
+        result = ix.similar(
+            project,
+            limit=limit,
+            years=scope,
+            year=year,
+            other_municipalities=other_municipalities,
+        )
     if output_format is TableJson.json:
         typer.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
         return
@@ -411,6 +495,9 @@ def report_command(
     candidates: Annotated[
         bool, typer.Option("--candidates", help="統合・振替候補の報告書を作る")
     ] = False,
+    changes: Annotated[
+        bool, typer.Option("--changes", help="--year の年度の前年度からの変化の報告書を作る")
+    ] = False,
     year: Annotated[
         int | None,
         typer.Option(
@@ -430,23 +517,30 @@ def report_command(
         build_candidates_report,
         build_project_report,
         output_format,
+        write_changes_report,
         write_report,
     )
 
-    if (project is None) == (not candidates):
+    if (project is not None) + candidates + changes != 1:
         raise typer.BadParameter(
-            "--project P と --candidates のどちらか一方を指定してください。", param_hint="--project"
+            "--project P・--candidates・--changes のどれか 1 つを指定してください。",
+            param_hint="--project",
+        )
+    if changes and year is None:
+        raise typer.BadParameter(
+            "--changes には --year で年度を指定してください。", param_hint="--year"
         )
     try:
         output_format(out)
     except ValueError as error:
         raise typer.BadParameter(str(error), param_hint="--out") from None
     with _open(index) as ix:
-        if project is not None:
-            report = build_project_report(ix, project, year=year, limit=limit)
+        if changes and year is not None:
+            path = write_changes_report(ix.changes(year), out)
+        elif project is not None:
+            path = write_report(build_project_report(ix, project, year=year, limit=limit), out)
         else:
-            report = build_candidates_report(ix, year=year, min_score=min_score)
-    path = write_report(report, out)
+            path = write_report(build_candidates_report(ix, year=year, min_score=min_score), out)
     stdout.print(f"報告書を書き出しました: {path.resolve()}", markup=False, highlight=False)
 
 

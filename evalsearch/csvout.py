@@ -18,6 +18,7 @@ from evalsearch.wording import decision_text, reference_sentence, thousand_yen
 if TYPE_CHECKING:
     from evalsearch.candidates import CandidatePair
     from evalsearch.crossref import SheetInfo
+    from evalsearch.history import ChangesReport
     from evalsearch.search import SearchResult
 
 BOM = "\ufeff"
@@ -146,3 +147,9 @@ def pairs_csv(
             ]
         )
     return write_csv(PAIR_COLUMNS, rows, bom=bom)
+
+
+def changes_csv(report: ChangesReport, *, bom: bool = False) -> str:
+    """One row per sheet of the year (``evalsearch.history.CSV_HEADER``)."""
+    header, *rows = report.to_csv_rows()
+    return write_csv(header, rows, bom=bom)

@@ -15,13 +15,39 @@ from rich.table import Table
 from rich.text import Text
 
 from evalsearch.crossref import contradiction_label
+from evalsearch.history import (
+    CHANGE_KINDS,
+    CHANGE_NAMES,
+    ChangesReport,
+    DiffSpan,
+    ProjectHistory,
+    SheetChanges,
+    format_counts,
+    item_label,
+    summary_line,
+)
 from evalsearch.records import (
     BUDGET_ROW_TITLES,
     BUDGET_ROWS,
     ITEM_QUESTIONS,
     SheetRecord,
 )
-from evalsearch.wording import decision_text, reference_sentence, thousand_yen
+from evalsearch.wording import (
+    EQUAL_CONTEXT,
+    cost_text,
+    count_changes,
+    decision_text,
+    is_compared,
+    latest_actuals_text,
+    old_and_new,
+    reference_sentence,
+    renames_text,
+    row_direction,
+    shorten_middle,
+    thousand_yen,
+    transition_title,
+    year_steps,
+)
 
 if TYPE_CHECKING:
     from evalsearch.candidates import CandidateResult
@@ -30,7 +56,13 @@ if TYPE_CHECKING:
 
 INDENT = "   "
 
-FACET_TITLES = {"department": "主管課別の件数", "decision": "今後の方向性別の件数"}
+
+FACET_TITLES = {
+    "municipality": "自治体別の件数",
+    "department": "主管課別の件数",
+    "decision": "今後の方向性別の件数",
+}
+FACET_COLUMNS = {"municipality": "自治体", "department": "主管課", "decision": "今後の方向性"}
 
 
 def snippet_text(snippet: Snippet) -> Text:
@@ -60,7 +92,9 @@ def search_table(result: SearchResult) -> Group:
     for rank, hit in enumerate(result.hits, start=1):
         line = Text(f"\n{rank}. ")
         line.append(f"{hit.project_no} {hit.project_name}", style="bold")
-        line.append(f"　{hit.department}　{hit.fiscal_year}年度　スコア {hit.score:.2f}")
+        line.append(
+            f"　{hit.municipality} {hit.department}　{hit.fiscal_year}年度　スコア {hit.score:.2f}"
+        )
         parts.append(line)
         for snippet in hit.snippets:
             parts.append(Text("   ") + snippet_text(snippet))
@@ -70,7 +104,7 @@ def search_table(result: SearchResult) -> Group:
         if not counts:
             continue
         facet = Table(title=title, title_justify="left")
-        facet.add_column("主管課" if name == "department" else "今後の方向性")
+        facet.add_column(FACET_COLUMNS[name])
         facet.add_column("件数", justify="right")
         for value, count in counts.items():
             facet.add_row(value or "（記載なし）", str(count))
@@ -278,4 +312,184 @@ def candidates_view(result: CandidateResult, *, total: int | None = None) -> Gro
             f"{result.sheets[key].project_no} {result.sheets[key].project_name}" for key in cluster
         )
         parts.append(Text(f"まとまり{number}: {names}"))
+    return Group(*parts)
+
+
+# --- history and changes across the years ----------------------------------------------
+
+CHANGE_STYLES = {
+    "same": "dim",
+    "numbers": "cyan",
+    "edited": "yellow",
+    "rewritten": "bold red",
+}
+TERMINAL_SHEETS = 50
+"""Sheets listed by ``changes_renderable`` unless told otherwise."""
+
+
+# --------------------------------------------------------------------------------------------
+# Shared pieces.
+
+
+def diff_text(spans: Sequence[DiffSpan], *, shorten: bool = True) -> Text:
+    """Spans as one line: 「…令和［5→6］年度は約［70→82］名…」, coloured and bracketed."""
+    text = Text()
+    for position, span in enumerate(spans):
+        if span.op == "equal":
+            shown = span.old
+            if shorten and len(spans) > 1:
+                if position == 0 and len(shown) > EQUAL_CONTEXT:
+                    shown = "…" + shown[-EQUAL_CONTEXT:]
+                elif position == len(spans) - 1 and len(shown) > EQUAL_CONTEXT:
+                    shown = shown[:EQUAL_CONTEXT] + "…"
+                else:
+                    shown = shorten_middle(shown)
+            text.append(shown)
+        elif span.op == "delete":
+            text.append("［−", style="red")
+            text.append(span.old, style="red strike")
+            text.append("］", style="red")
+        elif span.op == "insert":
+            text.append("［＋", style="green")
+            text.append(span.new, style="green underline")
+            text.append("］", style="green")
+        else:
+            text.append("［", style="yellow")
+            text.append(span.old, style="red strike")
+            text.append("→", style="yellow")
+            text.append(span.new, style="green underline")
+            text.append("］", style="yellow")
+    return text
+
+
+def history_renderable(history: ProjectHistory) -> Group:
+    """The project's years, answers and each passage's change, for an 80-column terminal."""
+    parts: list[Any] = []
+    years = history.years
+    span = f"{years[0]}〜{years[-1]}年度" if len(years) > 1 else f"{years[0]}年度"
+    header = Text(f"{history.project_no} {history.project_name}", style="bold")
+    header.append(f"　{history.municipality}　{span}")
+    parts.append(header)
+    if history.names:
+        parts.append(Text("事業名の変更：" + renames_text(history)))
+    summary = summary_line(history)
+    if history.message:
+        parts.append(Text(history.message, style="yellow"))
+    elif summary:
+        parts.append(Text(f"{years[-1]}年度の" + summary))
+
+    table = Table(title="年度ごとの評価", title_justify="left", show_lines=False)
+    table.add_column("年度", no_wrap=True)
+    table.add_column("見直し状況")
+    table.add_column("今後の方向性")
+    table.add_column("総事業費(千円)", justify="right", no_wrap=True)
+    for row in history.rows:
+        table.add_row(
+            str(row.year), row.review_status or "－", row_direction(row), cost_text(row.total_cost)
+        )
+    parts.append(table)
+
+    indicator_lines = [(row.year, latest_actuals_text(row)) for row in history.rows]
+    if any(line for _, line in indicator_lines):
+        parts.append(Text("活動指標（各年度のシートの最新実績）", style="bold"))
+        for year, line in indicator_lines:
+            parts.append(Text(f"  {year}: {line or '－'}"))
+
+    answer_keys = list(dict.fromkeys(key for row in history.rows for key in row.answers))
+    if answer_keys and history.comparable:
+        answers = Table(title="回答", title_justify="left")
+        answers.add_column("設問", no_wrap=True)
+        for year in years:
+            answers.add_column(str(year))
+        for key in answer_keys:
+            cells = []
+            previous: str | None = None
+            for index, row in enumerate(history.rows):
+                value = row.answers.get(key)
+                changed = (
+                    index > 0 and value is not None and previous is not None and value != previous
+                )
+                cells.append(Text(value or "－", style="bold yellow" if changed else ""))
+                if value is not None:
+                    previous = value
+            answers.add_row(key, *cells)
+        parts.append(answers)
+
+    for old_year, new_year, moved in year_steps(history):
+        compared = [(key, t) for key, t in moved if is_compared(t)]
+        counts = format_counts(count_changes(t for _, t in compared))
+        parts.append(Text(""))
+        parts.append(Text(f"■ {old_year}→{new_year}年度　{counts}", style="bold"))
+        same = [item_label(key) for key, t in compared if t.change == "same"]
+        if same:
+            parts.append(Text("  同文：" + "・".join(same), style=CHANGE_STYLES["same"]))
+        for key, transition in compared:
+            if transition.change == "same":
+                continue
+            parts.append(
+                Text(
+                    transition_title(key, transition),
+                    style=CHANGE_STYLES[transition.change],
+                )
+            )
+            if transition.change in ("numbers", "edited"):
+                parts.append(Text("  ") + diff_text(transition.diff))
+            else:
+                old, new = old_and_new(transition.diff)
+                parts.append(Text(f"  旧：{old or '（記載なし）'}", style="dim"))
+                parts.append(Text(f"  新：{new or '（記載なし）'}"))
+    return Group(*parts)
+
+
+def _counts_cell(sheet: SheetChanges) -> str:
+    if sheet.previous_year is None:
+        return "前年度なし"
+    return " ".join(
+        f"{CHANGE_NAMES[kind][:1]}{sheet.changes.get(kind, 0)}" for kind in CHANGE_KINDS
+    )
+
+
+def changes_renderable(report: ChangesReport, *, limit: int | None = TERMINAL_SHEETS) -> Group:
+    """The year's sheets, copied and stale first, with the stale sentences below the table."""
+    sheets = report.sheets
+    compared = sum(sheet.previous_year is not None for sheet in sheets)
+    copied = sum(sheet.copied for sheet in sheets)
+    stale = sum(bool(sheet.stale) for sheet in sheets)
+    header = Text(f"{report.year}年度: {len(sheets)}件", style="bold")
+    header.append(
+        f"（前年度と比較 {compared}件、評価の写し {copied}件、古い年度の数値 {stale}件）", style=""
+    )
+    parts: list[Any] = [header]
+    if not sheets:
+        return Group(header, Text("この年度のシートはありません。"))
+    shown = sheets if limit is None else sheets[:limit]
+    table = Table(caption="同=同文 数=数値のみ 一=一部修正 改=改稿", caption_justify="left")
+    table.add_column("事業番号", no_wrap=True)
+    table.add_column("事業名", max_width=20)
+    table.add_column("前年度", no_wrap=True)
+    table.add_column("写し", no_wrap=True)
+    table.add_column("変化", no_wrap=True)
+    table.add_column("方向性", no_wrap=True)
+    table.add_column("古い数値", no_wrap=True)
+    for sheet in shown:
+        table.add_row(
+            sheet.project_no,
+            sheet.project_name,
+            "－" if sheet.previous_year is None else str(sheet.previous_year),
+            Text("写し", style="bold red") if sheet.copied else "",
+            _counts_cell(sheet),
+            "変更" if sheet.direction_changed else "",
+            Text(f"{len(sheet.stale)}件", style="bold yellow") if sheet.stale else "",
+        )
+    parts.append(table)
+    if len(shown) < len(sheets):
+        parts.append(Text(f"（上位{len(shown)}件を表示。--format json/csv で全件）"))
+    for sheet in shown:
+        for reference in sheet.stale:
+            parts.append(
+                Text(
+                    f"{sheet.project_no}【{item_label(reference.key)}】{reference.quoted_year}年度の"
+                    f"数値（指標は{reference.latest_indicator_year}年度まで）：{reference.text}"
+                )
+            )
     return Group(*parts)

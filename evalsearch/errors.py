@@ -104,3 +104,24 @@ def os_error(error: OSError, path: object) -> EvalSearchError:
     return EvalSearchError(
         f"{path}: {reason}。場所や権限を確かめるか、別の場所（--index など）を指定してください。"
     )
+
+
+class ParseErrors(ParseError):
+    """Dump files that could not be read, each with its own ParseError (``errors``).
+
+    Raised after every other file was read, so that one run names every bad file at once.
+    """
+
+    def __init__(self, errors: list[ParseError] | tuple[ParseError, ...]):
+        self.errors = tuple(errors)
+        if len(self.errors) == 1:
+            message = str(self.errors[0])
+        else:
+            message = (
+                f"{len(self.errors)}個のファイルを読めませんでした。"
+                "それぞれ直すか、読み込む対象から除いてください:\n"
+                + "\n".join(f"  {error}" for error in self.errors)
+            )
+        super().__init__(message)
+        if len(self.errors) == 1:
+            self.file, self.sheet = self.errors[0].file, self.errors[0].sheet

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from evalsearch.candidates import CandidateResult
     from evalsearch.crossref import CrossReferences
     from evalsearch.engine import Engine, Ranking
+    from evalsearch.history import ChangesReport, ProjectHistory
     from evalsearch.search import SearchResult
     from evalsearch.similar import SimilarResult, YearScope
     from evalsearch.similarity import SimilarityModel
@@ -193,6 +194,31 @@ class Index:
             min_score=DEFAULT_MIN_SCORE if min_score is None else min_score,
             limit=limit,
             details=details,
+        )
+
+    def history(self, reference: str, *, municipality: str | None = None) -> ProjectHistory:
+        """Every fiscal year of the project ``reference`` names, with what changed between
+        consecutive evaluations (evalsearch.history)."""
+        from evalsearch.history import project_history
+
+        newest = self.record(reference, municipality=municipality)
+        return project_history(
+            record
+            for record in self.records()
+            if record.municipality == newest.municipality and record.project_no == newest.project_no
+        )
+
+    def changes(self, year: int, *, municipality: str | None = None) -> ChangesReport:
+        """Every sheet of ``year`` against its previous evaluation: copied, stale, changed."""
+        from evalsearch.history import year_changes
+
+        return year_changes(
+            (
+                record
+                for record in self.records()
+                if municipality is None or record.municipality == municipality
+            ),
+            year,
         )
 
     # -- lifetime --------------------------------------------------------------------------

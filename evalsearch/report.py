@@ -8,6 +8,7 @@ inline CSS and one inline SVG picture (``network.py``), no scripts, nothing fetc
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -21,13 +22,34 @@ from evalsearch.candidates import (
     score_pair,
 )
 from evalsearch.crossref import CrossReference, SheetInfo, contradiction_label
-from evalsearch.csvout import BOM, pairs_csv
+from evalsearch.csvout import BOM, changes_csv, pairs_csv
 from evalsearch.errors import EvalSearchError
 from evalsearch.handle import Index
+from evalsearch.history import (
+    ChangesReport,
+    DiffSpan,
+    ProjectHistory,
+    format_counts,
+    item_label,
+    summary_line,
+)
 from evalsearch.network import Edge, Node, render_svg
 from evalsearch.records import SheetRecord
 from evalsearch.similar import YearScope
-from evalsearch.wording import decision_text, reference_sentence, thousand_yen
+from evalsearch.wording import (
+    cost_text,
+    count_changes,
+    decision_text,
+    is_compared,
+    latest_actuals_text,
+    old_and_new,
+    reference_sentence,
+    renames_text,
+    row_direction,
+    thousand_yen,
+    transition_title,
+    year_steps,
+)
 
 Format = Literal["html", "md", "csv"]
 
@@ -126,6 +148,29 @@ class Report:
     generated: str = field(default_factory=lambda: date.today().isoformat())
     detail_count: int = DEFAULT_DETAIL_PAIRS
     cluster_keys: tuple[tuple[str, ...], ...] = ()
+    history: ProjectHistory | None = None
+    """The project's evaluations across the years (project reports)."""
+
+    @property
+    def history_markdown(self) -> str:
+        if self.history is None:
+            return ""
+        # The history's own title line is the report's section heading here.
+        return history_markdown(self.history).split("\n", 1)[1].replace("\n## ", "\n### ")
+
+    @property
+    def history_rows(self) -> list[tuple[int, str, str, str]]:
+        if self.history is None:
+            return []
+        return [
+            (
+                row.year,
+                row.review_status or "－",
+                row_direction(row),
+                summary_line(self.history, row.year) or "－",
+            )
+            for row in self.history.rows
+        ]
 
     @property
     def score_formula(self) -> list[tuple[float, str]]:
@@ -216,6 +261,7 @@ def build_project_report(
         clusters=(),
         svg=_picture(pairs, f"{sheet.project_no} と類似する事業（線の太さ＝類似度）", True),
         detail_count=len(views),
+        history=index.history(f"{sheet.municipality}/{sheet.project_no}"),
     )
 
 
@@ -236,12 +282,28 @@ def render(report: Report, fmt: Format) -> str:
     return template.render(report=report, titles=PASSAGE_TITLES)
 
 
+def write_changes_report(report: ChangesReport, path: Path) -> Path:
+    """``report --changes --year Y``: Markdown, CSV, or HTML (a table, as in Markdown)."""
+    fmt = output_format(path)
+    if fmt == "csv":
+        text = BOM + changes_csv(report)
+    elif fmt == "md":
+        text = changes_markdown(report)
+    else:
+        text = _environment().get_template("changes.html.j2").render(report=report)
+    return _write(text, path)
+
+
 def write_report(report: Report, path: Path) -> Path:
     """Write ``report`` in the format the suffix asks for; CSV gets a BOM so Excel reads it."""
     fmt = output_format(path)
     text = render(report, fmt)
     if fmt == "csv":
         text = BOM + text  # a file is opened in Excel: UTF-8 needs the mark there
+    return _write(text, path)
+
+
+def _write(text: str, path: Path) -> Path:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8", newline="")
@@ -394,3 +456,104 @@ def _markdown_escape(text: object) -> str:
     for char in ("\\", "|", "*", "_", "`", "[", "]", "<", ">"):
         value = value.replace(char, "\\" + char)
     return value.replace("\n", " ")
+
+
+# --------------------------------------------------------------------------------------------
+# Markdown.
+
+
+def diff_markdown(spans: Sequence[DiffSpan]) -> str:
+    """~~deleted~~ and **inserted** text inline, unchanged text as is."""
+    out = []
+    for span in spans:
+        if span.op == "equal":
+            out.append(_markdown_escape(span.old))
+            continue
+        if span.old:
+            out.append(f"~~{_markdown_escape(span.old)}~~")
+        if span.new:
+            out.append(f"**{_markdown_escape(span.new)}**")
+    return "".join(out)
+
+
+def history_markdown(history: ProjectHistory) -> str:
+    years = history.years
+    lines = [
+        f"# {_markdown_escape(history.project_no)} {_markdown_escape(history.project_name)}（{_markdown_escape(history.municipality)}）",
+        "",
+    ]
+    if history.names:
+        lines += [
+            "事業名の変更：" + _markdown_escape(renames_text(history)),
+            "",
+        ]
+    summary = summary_line(history)
+    if history.message:
+        lines += [history.message, ""]
+    elif summary:
+        lines += [f"{years[-1]}年度の{summary}", ""]
+    lines += [
+        "## 年度ごとの評価",
+        "",
+        "| 年度 | 見直し状況 | 今後の方向性 | 総事業費（千円） | 活動指標の最新実績 |",
+        "|---|---|---|--:|---|",
+    ]
+    for row in history.rows:
+        lines.append(
+            f"| {row.year} | {_markdown_escape(row.review_status or '－')} | {_markdown_escape(row_direction(row))} | "
+            f"{cost_text(row.total_cost)} | {_markdown_escape(latest_actuals_text(row)) or '－'} |"
+        )
+    answer_keys = list(dict.fromkeys(key for row in history.rows for key in row.answers))
+    if answer_keys:
+        lines += ["", "## 回答", "", "| 設問 | " + " | ".join(str(y) for y in years) + " |"]
+        lines.append("|---|" + "---|" * len(years))
+        for key in answer_keys:
+            cells = [_markdown_escape(row.answers.get(key) or "－") for row in history.rows]
+            lines.append(f"| {_markdown_escape(key)} | " + " | ".join(cells) + " |")
+    for old_year, new_year, moved in year_steps(history):
+        compared = [(key, t) for key, t in moved if is_compared(t)]
+        counts = format_counts(count_changes(t for _, t in compared))
+        lines += ["", f"## {old_year}→{new_year}年度の記述の変化（{counts}）", ""]
+        same = [item_label(key) for key, t in compared if t.change == "same"]
+        if same:
+            lines += [f"同文：{_markdown_escape('・'.join(same))}", ""]
+        for key, transition in compared:
+            if transition.change == "same":
+                continue
+            lines += [f"### {_markdown_escape(transition_title(key, transition))}", ""]
+            if transition.change == "rewritten":
+                old, new = old_and_new(transition.diff)
+                lines.append(f"- 旧：{_markdown_escape(old) or '（記載なし）'}")
+                lines.append(f"- 新：{_markdown_escape(new) or '（記載なし）'}")
+            else:
+                lines.append(diff_markdown(transition.diff))
+            lines.append("")
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).rstrip() + "\n"
+
+
+def changes_markdown(report: ChangesReport) -> str:
+    sheets = report.sheets
+    lines = [
+        f"# {report.year}年度の評価シートの前年度からの変化",
+        "",
+        f"{len(sheets)}件（前年度と比較 {sum(s.previous_year is not None for s in sheets)}件、"
+        f"評価の写し {sum(s.copied for s in sheets)}件、"
+        f"古い年度の数値 {sum(bool(s.stale) for s in sheets)}件）。写しと古い数値のシートを先に並べています。",
+        "",
+        "| ID | 事業名 | 前年度 | 写し | 変化 | 方向性の変更 | 回答の変わった設問 | 古い年度の数値 |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for sheet in sheets:
+        counts = "前年度なし" if sheet.previous_year is None else format_counts(sheet.changes)
+        stale = "<br>".join(
+            f"【{_markdown_escape(item_label(r.key))}】{r.quoted_year}年度（指標は{r.latest_indicator_year}年度まで）：{_markdown_escape(r.text)}"
+            for r in sheet.stale
+        )
+        lines.append(
+            f"| {sheet.id} | {_markdown_escape(sheet.project_name)} | "
+            f"{'－' if sheet.previous_year is None else sheet.previous_year} | "
+            f"{'写し' if sheet.copied else ''} | {counts} | "
+            f"{'変更' if sheet.direction_changed else ''} | {'・'.join(sheet.answers_changed)} | "
+            f"{stale} |"
+        )
+    return "\n".join(lines) + "\n"

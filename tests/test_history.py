@@ -11,6 +11,7 @@ from rich.console import Console
 
 from bench.generate import iter_files, make_plan
 from bench.history_bench import measure_history
+from evalsearch.display import changes_renderable, history_renderable
 from evalsearch.errors import EvalSearchError
 from evalsearch.history import (
     CSV_HEADER,
@@ -25,14 +26,9 @@ from evalsearch.history import (
     year_changes,
     year_of_label,
 )
-from evalsearch.history_render import (
-    changes_markdown,
-    changes_renderable,
-    history_markdown,
-    history_renderable,
-)
 from evalsearch.parse import parse_text
 from evalsearch.records import Assessment, Direction, Indicator, SheetRecord, SourceRef
+from evalsearch.report import changes_markdown, history_markdown
 from tests.factories import make_record
 
 # Real passages of the sample sheets (12770, 12276) and their next-year versions.
