@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 import typer
 from rich.console import Console
 
+from evalsearch.clitext import JapaneseCommand, JapaneseGroup
 from evalsearch.errors import EvalSearchError
 from evalsearch.records import ITEM_LABELS, PASSAGE_LABELS
 
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from evalsearch.handle import Index
 
 app = typer.Typer(
+    cls=JapaneseGroup,
     help="事務事業評価シートの検索・比較エンジン。",
     no_args_is_help=True,
     add_completion=False,
@@ -102,7 +104,7 @@ class ParseFormat(StrEnum):
     table = "table"
 
 
-@app.command()
+@app.command(cls=JapaneseCommand)
 @reports_errors
 def parse(
     files: Annotated[
@@ -138,7 +140,7 @@ def parse(
 # --- index / search / show -----------------------------------------------------------------
 
 
-@app.command("index")
+@app.command("index", cls=JapaneseCommand)
 @reports_errors
 def index_command(
     paths: Annotated[
@@ -219,7 +221,7 @@ def _parse_answers(values: list[str] | None) -> dict[str, str]:
     return answers
 
 
-@app.command("search")
+@app.command("search", cls=JapaneseCommand)
 @reports_errors
 def search_command(
     query: Annotated[
@@ -298,7 +300,7 @@ def search_command(
         stdout.print(search_table(result))
 
 
-@app.command("show")
+@app.command("show", cls=JapaneseCommand)
 @reports_errors
 def show_command(
     project: Annotated[
@@ -335,7 +337,7 @@ class TableJsonMd(StrEnum):
     md = "md"
 
 
-@app.command("history")
+@app.command("history", cls=JapaneseCommand)
 @reports_errors
 def history_command(
     project: Annotated[str, typer.Argument(help="事業番号（例: 12276）または ID（2023-12276）")],
@@ -359,7 +361,7 @@ def history_command(
         stdout.print(history_renderable(history), highlight=False)
 
 
-@app.command("changes")
+@app.command("changes", cls=JapaneseCommand)
 @reports_errors
 def changes_command(
     year: Annotated[
@@ -392,7 +394,7 @@ def changes_command(
 # --- similar / candidates / report ----------------------------------------------------------
 
 
-@app.command("similar")
+@app.command("similar", cls=JapaneseCommand)
 @reports_errors
 def similar_command(
     project: Annotated[str, typer.Argument(help="事業番号（例: 12276）または ID（2023-12276）")],
@@ -448,7 +450,7 @@ def similar_command(
     stdout.print(similar_view(result))
 
 
-@app.command("candidates")
+@app.command("candidates", cls=JapaneseCommand)
 @reports_errors
 def candidates_command(
     year: Annotated[
@@ -483,7 +485,7 @@ def candidates_command(
         stdout.print(candidates_view(result, total=result.total))
 
 
-@app.command("report")
+@app.command("report", cls=JapaneseCommand)
 @reports_errors
 def report_command(
     out: Annotated[
