@@ -80,10 +80,12 @@ def snippet_text(snippet: Snippet) -> Text:
 def search_table(result: SearchResult) -> Group:
     """The hits with their snippets, then the counts per department and per decision."""
     shown = len(result.hits)
-    header = Text(f"「{result.query}」: {result.total}件", style="bold")
+    query = result.query if len(result.query) <= 60 else result.query[:60] + "…"
+    header = Text(f"「{query}」: {result.total}件", style="bold")
     if result.total > shown:
         header.append(f"（上位{shown}件を表示）", style="")
     parts: list[Any] = [header]
+    parts.extend(Text(f"注: {note}") for note in result.notes)
     for word, found in result.synonyms.items():
         parts.append(Text(f"同義語: {word} → {'、'.join(found)}（--no-synonyms で使わない）"))
     if not result.hits:

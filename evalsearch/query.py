@@ -45,6 +45,8 @@ class ParsedQuery:
     excluded: tuple[Clause, ...] = ()
     text: str = ""
     """The query as typed."""
+    notes: tuple[str, ...] = ()
+    """What parsing dropped, to tell the user (repeated words, words past the limits)."""
 
     def positive_clauses(self) -> list[Clause]:
         return [clause for group in self.required for clause in group]
@@ -146,18 +148,51 @@ def parse_query(query: str) -> ParsedQuery:
     required: list[tuple[Clause, ...]] = []
     for group in groups:
         clauses = tuple(clause for clause in map(_clause, group) if clause is not None)
-        if clauses:
+        if clauses and clauses not in required:
             required.append(clauses)
-    excluded_clauses = tuple(clause for clause in map(_clause, excluded) if clause is not None)
+    excluded_clauses = tuple(
+        dict.fromkeys(clause for clause in map(_clause, excluded) if clause is not None)
+    )
     if not required and not excluded_clauses:
         raise QuerySyntaxError(
             f"「{query}」には検索できる語がありません（助詞・記号だけでは検索できません）。"
         )
-    return ParsedQuery(tuple(required), excluded_clauses, query)
+    notes = []
+    words = sum(len(clause.words) for group in required for clause in group)
+    if len(required) > MAX_CLAUSES or words > MAX_WORDS:
+        required = _capped(required)
+        notes.append(
+            f"検索語が多いため、重複を除いた最初の {MAX_WORDS} 語（{MAX_CLAUSES} 句）までで検索しました。"
+        )
+    return ParsedQuery(tuple(required), excluded_clauses[:MAX_CLAUSES], query, tuple(notes))
+
+
+MAX_CLAUSES = 16
+MAX_WORDS = 32
+"""Limits of one query: a pasted paragraph still searches (its first words), and Whoosh's
+nested queries stay far from Python's recursion limit."""
+
+
+def _capped(required: list[tuple[Clause, ...]]) -> list[tuple[Clause, ...]]:
+    out: list[tuple[Clause, ...]] = []
+    budget = MAX_WORDS
+    for group in required[:MAX_CLAUSES]:
+        clauses = []
+        for clause in group:
+            words = tuple(dict.fromkeys(clause.words))[: max(budget, 0)]
+            budget -= len(words)
+            if words:
+                clauses.append(Clause(words, clause.field, clause.phrase))
+        if clauses:
+            out.append(tuple(clauses))
+    return out
 
 
 def _clause(item: _Item) -> Clause | None:
+    # A clause repeating one word (技能技能技能…) is that word once, unless it is a phrase.
     words = tuple(analyze_query(item.text))
+    if not item.phrase:
+        words = tuple(dict.fromkeys(words))
     if not words:
         return None
     return Clause(words, item.field, item.phrase)

@@ -76,6 +76,8 @@ class SearchResult:
     # facets: {"department": {主管課: 件数}, "decision": {方向性: 件数}} over every hit
     synonyms: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     # synonyms: query word -> the synonyms searched with it (shown as 「同義語: …」)
+    notes: tuple[str, ...] = ()
+    # notes: what the user should know about how the query was run (shown before the hits)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -84,6 +86,7 @@ class SearchResult:
             "hits": [hit.to_dict() for hit in self.hits],
             "facets": {name: dict(counts) for name, counts in self.facets.items()},
             "synonyms": {word: list(found) for word, found in self.synonyms.items()},
+            "notes": list(self.notes),
         }
 
 
@@ -115,7 +118,7 @@ def run_search(
     )
     hits = tuple(_hit(raw.score, raw.stored, parsed, field, synonyms) for raw in outcome.hits)
     used = {term: tuple(s.surface for s in found) for term, found in synonyms.items() if found}
-    return SearchResult(parsed.text, outcome.total, hits, outcome.facets, used)
+    return SearchResult(parsed.text, outcome.total, hits, outcome.facets, used, parsed.notes)
 
 
 class Synonym(Protocol):
