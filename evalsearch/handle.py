@@ -14,6 +14,8 @@ library question about an index is a method here; the CLI opens one handle per c
 
 from __future__ import annotations
 
+import difflib
+import unicodedata
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -121,6 +123,11 @@ class Index:
 
         if limit < 0:
             raise QuerySyntaxError("--limit は 0 以上にしてください。")
+        facets = self.engine.facet_values()
+        if municipality:
+            municipality = _one_value("自治体", "--municipality", municipality, facets)
+        if department:
+            department = _one_value("主管課", "--department", department, facets)
         filters = Filters(
             year=year,
             municipality=municipality,
@@ -245,3 +252,26 @@ def open_index(path: str | Path | None = None) -> Index:
     says how to rebuild.
     """
     return Index(path)
+
+
+def _one_value(title: str, option: str, given: str, facets: Mapping[str, list[str]]) -> str:
+    """The indexed value ``given`` names: itself, else the one value it begins (総合政策 →
+    総合政策室). None or several is an error naming the choices, never a silent 0件."""
+    field = {"自治体": "municipality", "主管課": "department"}[title]
+    values = sorted(set(facets.get(field, ())) - {""})
+    wanted = unicodedata.normalize("NFKC", given).strip()
+    if wanted in values:
+        return wanted
+    starting = [
+        value for value in values if unicodedata.normalize("NFKC", value).startswith(wanted)
+    ]
+    if len(starting) == 1:
+        return starting[0]
+    if starting:
+        raise QuerySyntaxError(
+            f"{option} {given} に当たる{title}が複数あります: {'、'.join(starting[:10])}。"
+            "どれか 1 つを指定してください。"
+        )
+    close = difflib.get_close_matches(wanted, values, n=5, cutoff=0.4)
+    hint = f"近い名前: {'、'.join(close)}" if close else f"索引にある{title}は {len(values)} 件です"
+    raise QuerySyntaxError(f"{option} {given} に当たる{title}はありません（{hint}）。")
