@@ -260,6 +260,13 @@ def search_command(
         list[str] | None,
         typer.Option("--answer", help="ア〜カの回答で絞り込む（例: オ=ある）。複数指定可"),
     ] = None,
+    include_unresolved: Annotated[
+        bool,
+        typer.Option(
+            "--include-unresolved",
+            help="--answer で、回答がダンプから確定しないが候補に含むシートも加える",
+        ),
+    ] = False,
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="表示する件数")] = 10,
     no_synonyms: Annotated[
         bool, typer.Option("--no-synonyms", help="同義語（子供↔児童 など）を使わずに検索する")
@@ -285,6 +292,7 @@ def search_command(
             decision=decision,
             measure=measure,
             answers=answers,
+            include_unresolved=include_unresolved,
             limit=limit,
             synonyms=not no_synonyms,
         )

@@ -66,6 +66,11 @@ def passage_field(label: str) -> str:
     return "p_" + field_code(label)
 
 
+def candidates_field(label: str) -> str:
+    """The answers item ``label`` may have when the dump does not pin it (``cand_*``)."""
+    return "cand_" + field_code(label)
+
+
 def answer_field(label: str) -> str:
     """The Whoosh field holding the ticked answer of item ``label`` (a dynamic ``ans_*``)."""
     return "ans_" + field_code(label)
@@ -179,6 +184,7 @@ def make_schema() -> wfields.Schema:
     # Passages and answers by the form's own labels (ア…カ, ①…⑧, 概要 …): dynamic fields.
     schema.add("p_*", PreAnalyzedText(), glob=True)
     schema.add("ans_*", wfields.ID(stored=True), glob=True)
+    schema.add("cand_*", wfields.KEYWORD(commas=True), glob=True)
     return schema
 
 
@@ -226,6 +232,8 @@ def document(record: SheetRecord, analyzed: Mapping[str, Sequence[Term]]) -> dic
     for label, assessment in record.assessments.items():
         if assessment.answer:
             doc[answer_field(label)] = assessment.answer
+        elif assessment.answer_candidates:
+            doc[candidates_field(label)] = ",".join(assessment.answer_candidates)
     return doc
 
 
@@ -327,6 +335,11 @@ class Filters:
     decision: str | None = None
     measure: str | None = None
     answers: Mapping[str, str] = field(default_factory=dict)
+    include_unresolved: bool = False
+    """With ``answers``: also sheets whose answer the dump does not pin down but whose
+    candidates include the value."""
+    only_unresolved: bool = False
+    """With ``answers``: only those sheets (to count what the answer filter left out)."""
 
 
 @dataclass(frozen=True)
@@ -520,7 +533,14 @@ def compile_filter(filters: Filters) -> Any | None:
     if filters.measure:
         terms.append(wq.Term("measures", filters.measure))
     for label, answer in filters.answers.items():
-        terms.append(wq.Term(answer_field(label), answer))
+        read = wq.Term(answer_field(label), answer)
+        possible = wq.Term(candidates_field(label), answer)
+        if filters.only_unresolved:
+            terms.append(possible)
+        elif filters.include_unresolved:
+            terms.append(wq.Or([read, possible]))
+        else:
+            terms.append(read)
     if not terms:
         return None
     return terms[0] if len(terms) == 1 else wq.And(terms)

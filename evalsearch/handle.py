@@ -17,6 +17,7 @@ from __future__ import annotations
 import difflib
 import unicodedata
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -108,6 +109,7 @@ class Index:
         decision: str | None = None,
         measure: str | None = None,
         answers: Mapping[str, str] | None = None,
+        include_unresolved: bool = False,
         limit: int = 10,
         ranking: Ranking | None = None,
         synonyms: bool = True,
@@ -135,6 +137,7 @@ class Index:
             decision=decision,
             measure=measure,
             answers=dict(answers or {}),
+            include_unresolved=include_unresolved,
         )
         parsed = parse_query(query)
         found = {}
@@ -148,7 +151,7 @@ class Index:
                 if not clause.phrase
                 for word in clause.words
             }
-        return run_search(
+        result = run_search(
             self.engine,
             parsed,
             field=field,
@@ -157,6 +160,21 @@ class Index:
             ranking=ranking or DEFAULT_RANKING,
             synonyms=found,
         )
+        if answers and not include_unresolved:
+            # What the answer filter left out, said rather than silently dropped.
+            unresolved = self.engine.execute(
+                parsed,
+                default_label=field,
+                filters=replace(filters, only_unresolved=True),
+                limit=1,
+            ).total
+            if unresolved:
+                note = (
+                    f"回答がダンプから確定しないシート {unresolved} 件（候補に指定の回答を含む）は"
+                    "含めていません。--include-unresolved で加えます。"
+                )
+                result = replace(result, notes=(*result.notes, note))
+        return result
 
     def similar(
         self,
