@@ -22,6 +22,7 @@ import hashlib
 import multiprocessing
 import os
 import shutil
+import signal
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -144,6 +145,7 @@ _worker: dict[str, Any] = {}
 
 
 def _init_worker(whoosh_parent: str, strict: bool, barrier: Any) -> None:
+    _quiet_worker()
     _no_gc_pauses()
     _worker.clear()
     _worker.update(directory=Path(whoosh_parent), strict=strict, barrier=barrier, sink=None)
@@ -181,6 +183,20 @@ def _finish_worker(_: int) -> Any:
     sink = _worker["sink"]
     _worker["sink"] = None
     return sink.finish() if sink is not None else None
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _quiet_worker() -> None:
+    """A worker leaves Ctrl-C to the parent (which stops the pool and removes the staging
+    copy) and ends with its parent: a parent killed with -9 leaves no worker behind writing
+    BrokenPipeError tracebacks."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    libc_name = ctypes.util.find_library("c")
+    if libc_name:
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(libc_name, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 class _Workers:

@@ -22,6 +22,9 @@ from typer._click.utils import echo
 from typer.core import TyperCommand, TyperGroup
 from typer.exceptions import Abort
 
+INTERRUPTED = 130
+"""Typer's exit code for Ctrl-C."""
+
 HELP_WIDTH = 80
 """Columns of help text (the narrowest terminal a planner is likely to use)."""
 
@@ -194,6 +197,8 @@ class JapaneseGroup(TyperGroup):
         except Abort:
             echo("中断しました。", err=True)
             sys.exit(1)
+        if result == INTERRUPTED:
+            echo("中断しました（索引は前のまま使えます）。", err=True)
         sys.exit(result if isinstance(result, int) else 0)
 
 
