@@ -98,6 +98,15 @@ def _fiscal_year(value: str | None) -> int | None:
 YEAR_HELP = "（2023・令和5・R5 のどれでも）"
 
 
+BomOption = Annotated[
+    bool,
+    typer.Option(
+        "--bom",
+        help="--format csv の先頭に BOM を付ける（日本語版 Excel でそのまま開くとき）",
+    ),
+]
+
+
 class ParseFormat(StrEnum):
     json = "json"
     jsonl = "jsonl"
@@ -274,6 +283,7 @@ def search_command(
     output_format: Annotated[
         TableJsonCsv, typer.Option("--format", help="出力形式: table（一覧表）/ json / csv")
     ] = TableJsonCsv.table,
+    bom: BomOption = False,
 ) -> None:
     """索引を検索し、該当箇所を項目名つきで表示する。"""
     from evalsearch.parse.form import DIRECTION_DECISIONS, DIRECTION_MEASURES
@@ -301,7 +311,7 @@ def search_command(
     elif output_format is TableJsonCsv.csv:
         from evalsearch.csvout import search_csv
 
-        typer.echo(search_csv(result), nl=False)
+        typer.echo(search_csv(result, bom=bom), nl=False)
     else:
         from evalsearch.display import search_table
 
@@ -383,6 +393,7 @@ def changes_command(
         TableJsonCsv, typer.Option("--format", help="出力形式: table（端末）/ json / csv")
     ] = TableJsonCsv.table,
     index: IndexDirOption = None,
+    bom: BomOption = False,
 ) -> None:
     """その年度の全シートを前年度と比べ、写しの評価・古い数値の引用・方向性の変化を先に並べる。"""
     with _open(index) as ix:
@@ -392,7 +403,7 @@ def changes_command(
     elif output_format is TableJsonCsv.csv:
         from evalsearch.csvout import changes_csv
 
-        typer.echo(changes_csv(report), nl=False)
+        typer.echo(changes_csv(report, bom=bom), nl=False)
     else:
         from evalsearch.display import changes_renderable
 
@@ -476,6 +487,7 @@ def candidates_command(
         TableJsonCsv, typer.Option("--format", help="出力形式: table（一覧表）/ json / csv")
     ] = TableJsonCsv.table,
     index: IndexDirOption = None,
+    bom: BomOption = False,
 ) -> None:
     """統合・振替を検討すべき事業の組み合わせを、理由つきでスコアの高い順に出す。"""
     with _open(index) as ix:
@@ -486,7 +498,7 @@ def candidates_command(
     elif output_format is TableJsonCsv.csv:
         from evalsearch.csvout import pairs_csv
 
-        typer.echo(pairs_csv(result.pairs, result.clusters), nl=False)
+        typer.echo(pairs_csv(result.pairs, result.clusters, bom=bom), nl=False)
     else:
         from evalsearch.display import candidates_view
 
