@@ -14,7 +14,7 @@ build child (``build_index`` end to end, as ``evalsearch index`` runs it, both c
   stages              wall seconds of the parent's serial stages (segment commit, record
                       store, similarity fit) and of the parallel worker phase
 
-measure child (one process, index opened once and kept warm):
+measure child (one process; the index opened once with ``evalsearch.open`` and kept warm):
   parse_sheets_per_s  ``parse_paths`` over all files, one process, per CPU second (robust to
                       other load on the machine; the wall-clock rate is parse_wall_sheets_per_s)
   sudachi_*           raw SudachiPy (mode C, core dictionary) and ``evalsearch.analysis.analyze``
@@ -23,12 +23,13 @@ measure child (one process, index opened once and kept warm):
                       ÷ (analyze rate × cores)
   worker_cpu_ms_*     CPU ms per sheet of a build worker's three steps (parse, analyse, Whoosh
                       add) over the first 1,000 sheets, one process
-  query_p50_ms/p95    ``search`` latency over ``bench/queries.json`` (1–3 terms, field
+  query_p50_ms/p95    ``ix.search`` latency over ``bench/queries.json`` (1–3 terms, field
                       restrictions, year/department/decision/measure/answer filters), warm:
-                      every query runs once before 5 timed rounds
-  similar_ms          median ``similar(model, id, limit=10)`` latency, model loaded, over the
+                      every query runs once before 5 timed rounds, on one open handle
+  similar_ms          median ``ix.similar(id, limit=10)`` latency, model loaded (model_load_s:
+                      the handle's first use of the model and cross-references), over the
                       planted groups' first members (at most 200)
-  candidates_s        ``find_candidates(model)`` with its defaults (top 10 neighbours per sheet);
+  candidates_s        ``ix.candidates()`` with its defaults (top 10 neighbours per sheet);
                       candidates_without_details_s is the same ranking without per-pair evidence
   recall_at_10        share of planted pairs (every pair inside a labels.json group) found among
                       the candidate pairs, which come from each sheet's 10 nearest neighbours
@@ -56,7 +57,10 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from itertools import combinations
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from evalsearch.handle import Index
 
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
@@ -166,12 +170,14 @@ def child_build(sheet_dir: Path, index_dir: Path) -> dict[str, Any]:
     import resource
 
     from evalsearch import build as ebuild
-    from evalsearch import index as eindex
+    from evalsearch import engine, store
 
     stages: dict[str, float] = {}
     ebuild._fit_similarity = _timed(stages, "similarity_fit_s", ebuild._fit_similarity)
-    eindex.commit_segments = _timed(stages, "whoosh_commit_s", eindex.commit_segments)
-    eindex.write_store = _timed(stages, "record_store_s", eindex.write_store)
+    engine.commit_segments = _timed(stages, "whoosh_commit_s", engine.commit_segments)
+    store.write_records = _timed(stages, "record_store_s", store.write_records)
+    store.write_terms = _timed(stages, "record_store_s", store.write_terms)
+    store.write_manifest = _timed(stages, "manifest_s", store.write_manifest)
     if index_dir.exists():
         shutil.rmtree(index_dir)
     started = time.perf_counter()
@@ -230,15 +236,15 @@ def measure_worker_stages(sheet_dir: Path, sheets: int = PROFILE_SHEETS) -> dict
     """CPU ms per sheet of what a build worker does: parse, analyse, add to a Whoosh segment."""
     import tempfile
 
+    from evalsearch import engine
     from evalsearch.build import analyze_record
-    from evalsearch.index import SegmentSink, create_whoosh
     from evalsearch.parse import parse_paths
 
     totals = {"parse": 0.0, "analyse": 0.0, "whoosh_add": 0.0}
     done = 0
     with tempfile.TemporaryDirectory() as scratch:
-        create_whoosh(Path(scratch)).close()
-        sink = SegmentSink(Path(scratch))
+        engine.create(Path(scratch))
+        sink = engine.SegmentSink(Path(scratch))
         for path in sorted(sheet_dir.glob("*.txt")):
             started = time.process_time()
             records = list(parse_paths([path]))
@@ -283,27 +289,20 @@ def measure_sudachi(passages: Sequence[str], sheets: int) -> dict[str, Any]:
     }
 
 
-def measure_queries(index_dir: Path) -> dict[str, Any]:
-    from evalsearch.index import open_index
-    from evalsearch.search import search
-
+def measure_queries(ix: Index) -> dict[str, Any]:
     queries = json.loads(QUERIES_FILE.read_text("utf-8"))
-    opened = open_index(index_dir)
 
     def run(spec: dict[str, Any]) -> int:
         options = {key: value for key, value in spec.items() if key != "query"}
-        return search(opened, spec["query"], limit=10, **options).total
+        return ix.search(spec["query"], limit=10, **options).total
 
-    try:
-        totals = [run(spec) for spec in queries]  # warm-up
-        per_query: list[list[float]] = [[] for _ in queries]
-        for _ in range(QUERY_ROUNDS):
-            for position, spec in enumerate(queries):
-                started = time.perf_counter()
-                run(spec)
-                per_query[position].append((time.perf_counter() - started) * 1000)
-    finally:
-        opened.close()
+    totals = [run(spec) for spec in queries]  # warm-up
+    per_query: list[list[float]] = [[] for _ in queries]
+    for _ in range(QUERY_ROUNDS):
+        for position, spec in enumerate(queries):
+            started = time.perf_counter()
+            run(spec)
+            per_query[position].append((time.perf_counter() - started) * 1000)
     latencies = [value for values in per_query for value in values]
     slowest = sorted(
         range(len(queries)), key=lambda i: statistics.median(per_query[i]), reverse=True
@@ -324,12 +323,9 @@ def planted_pairs(groups: Iterable[Sequence[str]]) -> set[frozenset[str]]:
     return {frozenset(pair) for group in groups for pair in combinations(group, 2)}
 
 
-def measure_similarity(index_dir: Path, groups: list[list[str]]) -> dict[str, Any]:
-    from evalsearch.candidates import find_candidates
-    from evalsearch.similarity import as_model, similar
-
+def measure_similarity(ix: Index, groups: list[list[str]]) -> dict[str, Any]:
     started = time.perf_counter()
-    model = as_model(index_dir)
+    _ = ix.model, ix.crossrefs  # opened on first use: time the load on its own
     load = time.perf_counter() - started
 
     latencies = []
@@ -337,16 +333,16 @@ def measure_similarity(index_dir: Path, groups: list[list[str]]) -> dict[str, An
     sample = groups[:SIMILAR_SAMPLE]
     for group in sample:
         started = time.perf_counter()
-        result = similar(model, group[0], limit=10)
+        result = ix.similar(group[0], limit=10)
         latencies.append((time.perf_counter() - started) * 1000)
         neighbours = {neighbour.sheet.id for neighbour in result.similar}
         found += all(member in neighbours for member in group[1:])
 
     started = time.perf_counter()
-    find_candidates(model, details=False)
+    ix.candidates(details=False)
     ranking_s = time.perf_counter() - started
     started = time.perf_counter()
-    candidates = find_candidates(model)
+    candidates = ix.candidates()
     candidates_s = time.perf_counter() - started
     pairs = [frozenset(pair.ids) for pair in candidates.pairs]
     planted = planted_pairs(groups)
@@ -369,8 +365,13 @@ def child_measure(sheet_dir: Path, index_dir: Path, labels: Path) -> dict[str, A
     out: dict[str, Any] = dict(parse)
     out.update(measure_sudachi(passages, min(parse["parsed_sheets"], SUDACHI_SAMPLE_SHEETS)))
     out.update(measure_worker_stages(sheet_dir))
-    out.update(measure_queries(index_dir))
-    out.update(measure_similarity(index_dir, json.loads(labels.read_text("utf-8"))))
+    import evalsearch
+
+    started = time.perf_counter()
+    with evalsearch.open(index_dir) as ix:  # one handle for every question, as an app keeps it
+        out["open_s"] = time.perf_counter() - started
+        out.update(measure_queries(ix))
+        out.update(measure_similarity(ix, json.loads(labels.read_text("utf-8"))))
     return out
 
 

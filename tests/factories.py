@@ -1,8 +1,10 @@
-"""Build SheetRecords for tests without going through a dump file."""
+"""Build SheetRecords for tests without going through a dump file, and small indexes of them."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import shutil
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 from evalsearch.records import (
     ITEM_LABELS,
@@ -73,3 +75,25 @@ def make_record(
         page=None,
         source=SourceRef(file="factory", sheet_index=0),
     )
+
+
+def build_test_index(
+    root: Path,
+    files: Mapping[str, Sequence[SheetRecord] | Path],
+    *,
+    processes: int = 1,
+) -> Path:
+    """An index at ``root/index`` of the dumps ``root/corpus/NAME``: each value is records
+    (written as a dump by bench/layout.py) or an existing dump file (copied)."""
+    from evalsearch.build import build_index
+    from tests.search_corpus import write_dump
+
+    corpus = root / "corpus"
+    corpus.mkdir(parents=True, exist_ok=True)
+    for name, content in files.items():
+        if isinstance(content, Path):
+            shutil.copy(content, corpus / name)
+        else:
+            write_dump(corpus / name, content)
+    build_index([corpus], root / "index", rebuild=True, processes=processes)
+    return root / "index"

@@ -137,12 +137,6 @@ def test_usage_errors_exit_2(args: list[str]) -> None:
     assert invoke(*args).exit_code == 2
 
 
-def test_help_is_japanese() -> None:
-    result = invoke("parse", "--help")
-    assert result.exit_code == 0
-    assert "テキストダンプを読み取り" in result.stdout
-
-
 def test_a_directory_without_dumps_is_an_error(tmp_path: Path) -> None:
     result = invoke("parse", str(tmp_path))
     assert result.exit_code == 1

@@ -55,7 +55,9 @@ def index_dir(corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_index_reports_what_it_did(index_dir: Path, corpus: Path) -> None:
     result = invoke("index", str(corpus), "--index", str(index_dir))
     assert result.exit_code == 0
-    assert "ファイル 追加0・置換0・変更なし2、シート 0件を索引" in result.stdout
+    assert (
+        "ファイル 追加0・置換0・変更なし2・なくなったファイル0、シート 0件を索引" in result.stdout
+    )
     assert "合計3件" in result.stdout
 
 
@@ -81,8 +83,10 @@ def test_search_table_shows_hits_snippets_and_counts(index_dir: Path) -> None:
     result = invoke("search", "外国人技能実習生との交流", "--index", str(index_dir))
     assert result.exit_code == 0, result.output
     out = result.stdout
-    assert "「外国人技能実習生との交流」: 1件" in out
-    assert "12770 根室ベトナム交流協会補助事業" in out
+    # 12770 holds every word; 12276 only 交流 (half of the words are enough, README).
+    assert "「外国人技能実習生との交流」: 2件" in out
+    assert "1. 12770 根室ベトナム交流協会補助事業" in out
+    assert "2. 12276 輸出促進支援事業" in out
     assert "商工労働観光課" in out
     assert "【ア】令和５年度は外国人技能実習生と地域住民との交流イベントを開催し" in out
     assert "主管課別の件数" in out
@@ -110,8 +114,8 @@ def test_search_csv(index_dir: Path) -> None:
     assert result.exit_code == 0, result.output
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
     assert len(rows) == 1
-    assert rows[0]["fields"] == "オ"
-    assert rows[0]["snippets"].startswith("【オ】")
+    assert rows[0]["該当項目"] == "オ"
+    assert rows[0]["抜粋"].startswith("【オ】")
 
 
 @pytest.mark.parametrize(
@@ -154,7 +158,7 @@ def test_search_errors(index_dir: Path, args: list[str], code: int, message: str
 def test_search_without_an_index(tmp_path: Path) -> None:
     result = invoke("search", "統合", "--index", str(tmp_path / "none"))
     assert result.exit_code == 1
-    assert result.stderr.startswith(f"エラー: 索引 {tmp_path / 'none'} が見つかりません。")
+    assert result.stderr.startswith(f"エラー: 索引 {tmp_path / 'none'} がありません。")
 
 
 def test_search_on_an_old_index_asks_for_a_rebuild(index_dir: Path, tmp_path: Path) -> None:
@@ -165,7 +169,7 @@ def test_search_on_an_old_index_asks_for_a_rebuild(index_dir: Path, tmp_path: Pa
     (old / "manifest.json").write_text(json.dumps(manifest), "utf-8")
     result = invoke("search", "統合", "--index", str(old))
     assert result.exit_code == 1
-    assert "別の形式" in result.stderr
+    assert "別の版の evalsearch で作られています（版 0" in result.stderr
     assert "--rebuild" in result.stderr
 
 
@@ -190,9 +194,12 @@ def test_show_prints_every_passage_of_the_newest_year(index_dir: Path) -> None:
         assert heading in out
     for label in "アイウエオカ":
         assert f"■ {label}．" in out
-    assert "■ オ．他の事業との統合について可能性がありますか → ある" in out
+    # 12276's ウ・エ・オ boxes cannot be told apart in the dump: shown as undecided.
+    assert (
+        "■ オ．他の事業との統合について可能性がありますか → 未確定（候補: ある／一部ある）" in out
+    )
     assert "根室産水産物の普及宣伝や販路拡大に関する事業や貿易等に関する事務事業と統合" in out
-    assert "見直しのうえで継続（手段を見直す、効率化、統合・振替）" in out
+    assert "見直しのうえで継続（手段を見直す・効率化・統合・振替）" in out
     assert "他の年度のシート: 2022年度（--year で指定）" in out
 
 
@@ -208,14 +215,6 @@ def test_show_an_unknown_project(index_dir: Path) -> None:
     result = invoke("show", "99999", "--index", str(index_dir))
     assert result.exit_code == 1
     assert "エラー: 事業 99999 は索引にありません。" in result.stderr
-
-
-@pytest.mark.parametrize("command", ["index", "search", "show"])
-def test_commands_have_japanese_help(command: str) -> None:
-    result = invoke(command, "--help")
-    assert result.exit_code == 0
-    assert "--index" in result.stdout
-    assert any("\u3040" <= char <= "\u30ff" for char in result.stdout)
 
 
 @pytest.mark.parametrize(

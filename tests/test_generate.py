@@ -19,6 +19,7 @@ from bench.generate import (
 from bench.layout import NO_LINE_START, ORDERED, SCRAMBLED, char_width, render, wrap
 from bench.phrases import OPTIONS, STAFF_COST_PER_FTE
 from bench.roundtrip import compare_records
+from evalsearch.parse import parse_text
 from evalsearch.records import ITEM_LABELS, SheetRecord
 
 SMALL_N = 150
@@ -132,19 +133,15 @@ def test_planted_groups_cross_departments_and_name_the_partner(tmp_path: Path) -
 
 
 def test_parser_reads_every_generated_sheet(files: list[GeneratedFile]) -> None:
-    parse = pytest.importorskip("evalsearch.parse")
     for file in files:
-        records = parse.parse_text(file.text(), file=file.name)
+        records = parse_text(file.text(), file=file.name)
         assert len(records) == len(file.sheets), file.name
 
 
 def test_parsed_records_round_trip_the_generator_truth(files: list[GeneratedFile]) -> None:
-    parse = pytest.importorskip("evalsearch.parse")
     problems = []
     for file in files:
-        for sheet, parsed in zip(
-            file.sheets, parse.parse_text(file.text(), file=file.name), strict=True
-        ):
+        for sheet, parsed in zip(file.sheets, parse_text(file.text(), file=file.name), strict=True):
             for problem in compare_records(sheet.record, parsed, order=sheet.order):
                 problems.append(
                     f"{file.name} #{sheet.record.source.sheet_index} ({sheet.order}): {problem}"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import re
 import shutil
 import subprocess
@@ -12,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
+import evalsearch
+from evalsearch.handle import Index
 from evalsearch.network import Edge, Node, render_svg, spring_layout
-from evalsearch.records import SheetRecord
 from evalsearch.report import (
     build_candidates_report,
     build_project_report,
@@ -22,26 +22,19 @@ from evalsearch.report import (
     render,
     write_report,
 )
-from evalsearch.similarity import SimilarityModel
-from tests.conftest import SAMPLE_EXPECTED
-from tests.themed_corpus import THEMED, analyze_records
+from tests.factories import build_test_index, make_record
 
 CHROMIUM = Path("/usr/bin/chromium")
 
 
-@pytest.fixture(scope="module")
-def sample() -> tuple[SimilarityModel, list[SheetRecord]]:
-    records = [SheetRecord.from_dict(item) for item in json.loads(SAMPLE_EXPECTED.read_text())]
-    return SimilarityModel.fit(records, analyze_records(records)), records
+@pytest.fixture
+def sample(reference_index: Index) -> Index:
+    """The sample's reference records (their ウ・エ・オ answers are all known)."""
+    return reference_index
 
 
-@pytest.fixture(scope="module")
-def themed() -> tuple[SimilarityModel, tuple[SheetRecord, ...]]:
-    return SimilarityModel.fit(THEMED, analyze_records(THEMED)), THEMED
-
-
-def test_markdown_report_of_the_sample(sample) -> None:
-    text = render(build_candidates_report(*sample), "md")
+def test_markdown_report_of_the_sample(sample: Index) -> None:
+    text = render(build_candidates_report(sample), "md")
     assert text.startswith("# 統合・振替の候補となる事業の組み合わせ")
     # Summary table row, side-by-side table, call-outs, highlighted shared terms.
     assert re.search(r"^\| 1 \| 12276 輸出促進支援事業", text, re.MULTILINE)
@@ -53,31 +46,87 @@ def test_markdown_report_of_the_sample(sample) -> None:
     assert "## スコアの計算方法" in text
 
 
-def test_markdown_escapes_table_breaking_characters(sample) -> None:
-    model, records = sample
-    report = build_candidates_report(model, records)
+# Names and texts with the characters that break a Markdown table (|) or start emphasis (*, _).
+ESCAPE_SHEETS = (
+    make_record(
+        "91001",
+        "港湾|物流_支援*事業",
+        department="港湾_物流*課",
+        activities="港湾の物流_拠点で*荷役*の効率化を支援し、貨物|コンテナの取扱量を増やす。",
+        reasons={"オ": "「港湾|倉庫_管理*事業」と荷役の業務が重なり、統合できる。"},
+        answers={"オ": "ある"},
+        decision="見直しのうえで継続",
+        measures=("統合・振替",),
+    ),
+    make_record(
+        "91002",
+        "港湾|倉庫_管理*事業",
+        department="物流|推進課",
+        activities="港湾の倉庫で*荷役*と貨物|コンテナの保管を行い、物流_拠点を支える。",
+        reasons={"ア": "荷役の効率化で貨物|コンテナの保管量が増えた。"},
+    ),
+)
+_ESCAPED = re.compile(r"\\[|*_]")
+
+
+@pytest.fixture(scope="module")
+def escape_index(tmp_path_factory: pytest.TempPathFactory):
+    index_dir = build_test_index(tmp_path_factory.mktemp("escape"), {"e.txt": ESCAPE_SHEETS})
+    with evalsearch.open(index_dir) as ix:
+        yield ix
+
+
+@pytest.mark.parametrize("kind", ["candidates", "project"])
+def test_markdown_escapes_table_breaking_characters(escape_index: Index, kind: str) -> None:
+    report = (
+        build_candidates_report(escape_index)
+        if kind == "candidates"
+        else build_project_report(escape_index, "91001")
+    )
+    assert report.pairs, "the two sheets must make a pair"
     text = render(report, "md")
-    for line in text.splitlines():
-        if line.startswith("| 1 |"):
-            assert line.count(" | ") == 4  # five cells, no stray pipes
+    for name in ("港湾|物流_支援*事業", "港湾|倉庫_管理*事業", "港湾_物流*課", "物流|推進課"):
+        escaped = name.replace("|", "\\|").replace("_", "\\_").replace("*", "\\*")
+        assert escaped in text
+    # Every row of a table has as many cells as its header: no pipe of the data splits a cell.
+    lines = text.splitlines()
+    header_cells = None
+    rows = 0
+    for line in lines:
+        if not line.startswith("|"):
+            header_cells = None
+            continue
+        cells = len(re.findall(r"(?<!\\)\|", line))
+        if header_cells is None:
+            header_cells = cells
+        else:
+            assert cells == header_cells, line
+            rows += 1
+    assert rows >= 8  # the summary row, the side-by-side rows, the score table
+    # Nothing of the data opens emphasis or a cell: with the escaped characters taken out,
+    # the only * left are the report's own ** pairs and the only | the tables' own.
+    for line in _ESCAPED.sub("", text).splitlines():
+        assert "*" not in line.replace("**", ""), line
+        assert "_" not in line, line
+        assert line.startswith("|") or "|" not in line, line
 
 
-def test_csv_report_columns(sample, tmp_path: Path) -> None:
-    path = write_report(build_candidates_report(*sample), tmp_path / "c.csv")
+def test_csv_report_columns(sample: Index, tmp_path: Path) -> None:
+    path = write_report(build_candidates_report(sample), tmp_path / "c.csv")
     raw = path.read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf")  # BOM: Excel opens UTF-8 correctly
     rows = list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"))))
     assert len(rows) == 1
     row = rows[0]
     assert row["A_事業番号"] == "12276" and row["B_事業番号"] == "12770"
-    assert row["B_オ"] == "ない"
+    assert row["B_統合の回答"] == "ない"
     assert "根室ベトナム交流協会" in row["名称の言及"]
-    assert row["矛盾の疑い"]
+    assert row["食い違いの疑い"]
     assert "交流" in row["共通語"]
 
 
-def test_project_report(sample) -> None:
-    report = build_project_report(*sample, "12770")
+def test_project_report(sample: Index) -> None:
+    report = build_project_report(sample, "12770")
     assert report.kind == "project"
     assert report.pairs[0].a.project_no == "12770"  # the project stays on the left
     text = render(report, "md")
@@ -85,8 +134,8 @@ def test_project_report(sample) -> None:
     assert "スコアの計算方法" not in text
 
 
-def test_themed_report_lists_clusters_and_every_pair(themed) -> None:
-    report = build_candidates_report(*themed, detail_count=2)
+def test_themed_report_lists_clusters_and_every_pair(themed_index: Index) -> None:
+    report = build_candidates_report(themed_index, detail_count=2)
     text = render(report, "md")
     assert "## 3事業以上のまとまり" in text
     assert "24001 介護予防教室事業" in text
@@ -97,8 +146,8 @@ def test_themed_report_lists_clusters_and_every_pair(themed) -> None:
     assert "上位 2 件のみ根拠を載せています" in html
 
 
-def test_html_is_self_contained(sample) -> None:
-    html = render(build_candidates_report(*sample), "html")
+def test_html_is_self_contained(sample: Index) -> None:
+    html = render(build_candidates_report(sample), "html")
     assert html.count("<svg") == 1
     assert "<script" not in html
     assert not re.search(r"(src|href)=\"(https?:)?//", html)
@@ -150,8 +199,8 @@ def test_svg_places_every_node_inside_the_picture() -> None:
     not CHROMIUM.exists(),
     reason="/usr/bin/chromium がありません（apt-get install chromium で入ります）",
 )
-def test_html_report_renders_in_headless_chromium(sample, tmp_path: Path) -> None:
-    path = write_report(build_candidates_report(*sample), tmp_path / "report.html")
+def test_html_report_renders_in_headless_chromium(sample: Index, tmp_path: Path) -> None:
+    path = write_report(build_candidates_report(sample), tmp_path / "report.html")
     screenshot = tmp_path / "report.png"
     flags = [
         str(CHROMIUM),

@@ -1,39 +1,18 @@
-"""evalsearch.search on an index of the sample and the sheets of tests/search_corpus.py."""
+"""Search (``Index.search``) on the index of the sample and the sheets of
+tests/search_corpus.py (the session fixture ``search_index``)."""
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
-from evalsearch.build import build_index
+import evalsearch
 from evalsearch.errors import QuerySyntaxError
-from evalsearch.index import OpenedIndex, load_records, open_index
-from evalsearch.search import Clause, parse_query, search
-from tests.conftest import SAMPLE_DUMP
-from tests.search_corpus import TEST_SHEETS, write_dump
+from evalsearch.handle import Index
+from evalsearch.query import Clause, parse_query
 
 
-@pytest.fixture(scope="module")
-def index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    corpus = tmp_path_factory.mktemp("corpus")
-    shutil.copy(SAMPLE_DUMP, corpus / SAMPLE_DUMP.name)
-    write_dump(corpus / "search_sheets.txt", TEST_SHEETS)
-    directory = tmp_path_factory.mktemp("search") / "index"
-    build_index([corpus], directory, rebuild=True)
-    return directory
-
-
-@pytest.fixture(scope="module")
-def opened(index_dir: Path) -> Iterator[OpenedIndex]:
-    with open_index(index_dir) as handle:
-        yield handle
-
-
-def ids(opened: OpenedIndex, query: str, **options) -> list[str]:
-    return [hit.id for hit in search(opened, query, limit=50, **options).hits]
+def ids(search_index: Index, query: str, **options) -> list[str]:
+    return [hit.id for hit in search_index.search(query, limit=50, **options).hits]
 
 
 # --- matching ---------------------------------------------------------------------------
@@ -41,9 +20,9 @@ def ids(opened: OpenedIndex, query: str, **options) -> list[str]:
 
 @pytest.mark.parametrize("query", ["取り組み", "取組み", "取組む", "取り組む"])
 def test_every_spelling_of_torikumi_finds_noun_and_verb_sheets(
-    opened: OpenedIndex, query: str
+    search_index: Index, query: str
 ) -> None:
-    found = ids(opened, query)
+    found = ids(search_index, query)
     assert "2023-30005" in found  # only 取組む (verb)
     assert "2023-30006" in found  # only 取組み (noun)
     assert "2023-12276" in found  # 取組み and 取り組む
@@ -51,53 +30,72 @@ def test_every_spelling_of_torikumi_finds_noun_and_verb_sheets(
 
 @pytest.mark.parametrize("query", ["実習生", "技能実習生"])
 def test_a_compound_finds_itself_and_a_part_finds_the_compound(
-    opened: OpenedIndex, query: str
+    search_index: Index, query: str
 ) -> None:
-    found = ids(opened, query)
+    found = ids(search_index, query)
     assert {"2023-12770", "2023-30001"} <= set(found)
 
 
-def test_a_word_with_the_exact_term_ranks_first(opened: OpenedIndex) -> None:
+def test_a_word_with_the_exact_term_ranks_first(search_index: Index) -> None:
     # 30008 has 実習生 itself; 12770 and 30001 have it only inside 技能実習生.
-    assert ids(opened, "実習生")[0] == "2023-30008"
+    assert ids(search_index, "実習生")[0] == "2023-30008"
 
 
-def test_parts_in_different_words_do_not_make_the_compound(opened: OpenedIndex) -> None:
+def test_parts_in_different_words_do_not_make_the_compound(search_index: Index) -> None:
     # 30008 has 技能と実習生: 技能 and 実習生 are two words, not the compound 技能実習生.
-    assert "2023-30008" not in ids(opened, "技能実習生")
-    assert "2023-30008" in ids(opened, "技能 実習生")
+    assert "2023-30008" not in ids(search_index, "技能実習生")
+    assert "2023-30008" in ids(search_index, "技能 実習生")
 
 
 @pytest.mark.parametrize("query", ["ＮＰＯ", "NPO", "npo"])
-def test_full_width_and_ascii_spellings_meet(opened: OpenedIndex, query: str) -> None:
-    assert set(ids(opened, query)) == {"2023-30003", "2023-30004"}
+def test_full_width_and_ascii_spellings_meet(search_index: Index, query: str) -> None:
+    assert set(ids(search_index, query)) == {"2023-30003", "2023-30004"}
 
 
-def test_a_query_without_spaces_needs_all_its_content_words(opened: OpenedIndex) -> None:
-    assert ids(opened, "外国人技能実習生との交流") == ["2023-12770"]
-    assert ids(opened, "外国人技能実習生と観光案内所") == []
+def test_a_query_finds_sheets_with_half_its_content_words_and_all_of_them_first(
+    search_index: Index,
+) -> None:
+    # README: a sheet matches when it holds at least half (rounded down, at least one) of the
+    # query's content words. 外国人・技能実習生・交流: one word is enough; 12770 holds all three
+    # and leads, 30001 (外国人技能実習生, no 交流) follows, then the sheets with 交流 only.
+    found = ids(search_index, "外国人技能実習生との交流", synonyms=False)
+    assert found[:2] == ["2023-12770", "2023-30001"]
+    assert set(found) == {"2023-12770", "2023-30001", "2023-30011", "2023-30012", "2023-12276"}
+    # 外国人・技能実習生・観光・案内・所: two words needed; no sheet has all five.
+    assert set(ids(search_index, "外国人技能実習生と観光案内所", synonyms=False)) == {
+        "2023-12770",  # 外国人, 技能実習生
+        "2023-30001",  # 外国人, 技能実習生
+        "2023-30002",  # 観光, 案内, 所
+    }
 
 
-def test_field_prefix_finds_only_sheets_whose_passage_speaks_of_it(opened: OpenedIndex) -> None:
-    assert "2023-30002" in ids(opened, "統合")  # 統合 in its ウ passage
-    assert set(ids(opened, "オ:統合")) == {"2023-12276", "2023-12770"}
-    assert ids(opened, "統合", field="オ") == ids(opened, "オ:統合")
-    assert set(ids(opened, "ウ:統合")) == {"2023-30002", "2023-12276"}
+def test_field_prefix_finds_only_sheets_whose_passage_speaks_of_it(search_index: Index) -> None:
+    assert "2023-30002" in ids(search_index, "統合")  # 統合 in its ウ passage
+    assert set(ids(search_index, "オ:統合")) == {"2023-12276", "2023-12770"}
+    assert ids(search_index, "統合", field="オ") == ids(search_index, "オ:統合")
+    assert set(ids(search_index, "ウ:統合")) == {"2023-30002", "2023-12276"}
 
 
-def test_or_not_and_quoted_phrases(opened: OpenedIndex) -> None:
-    assert set(ids(opened, "ＮＰＯ OR 防災訓練")) == {"2023-30003", "2023-30004", "2023-30005"}
-    assert ids(opened, "ＮＰＯ NOT ＰＲ") == ["2023-30004"]
-    assert ids(opened, "ＮＰＯ -ＰＲ") == ["2023-30004"]
-    assert ids(opened, '"地域住民との交流" 実習生') == ["2023-12770"]
-    assert "2023-30011" not in ids(opened, '"地域住民との交流"')
-    assert ids(opened, '"交流 地域住民"') == []  # wrong order
-    assert ids(opened, "「技能実習生の受入れを支援」") == ["2023-30001"]
+def test_or(search_index: Index) -> None:
+    # 防災訓練 is two words (防災, 訓練): one is half of them, so 30008 (職業訓練) is found too,
+    # below 30005, which holds both.
+    found = ids(search_index, "ＮＰＯ OR 防災訓練", synonyms=False)
+    assert set(found) == {"2023-30003", "2023-30004", "2023-30005", "2023-30008"}
+    assert found[0] == "2023-30005"
 
 
-def test_adjacent_words_rank_higher(opened: OpenedIndex) -> None:
+def test_not_and_quoted_phrases(search_index: Index) -> None:
+    assert ids(search_index, "ＮＰＯ NOT ＰＲ") == ["2023-30004"]
+    assert ids(search_index, "ＮＰＯ -ＰＲ") == ["2023-30004"]
+    assert ids(search_index, '"地域住民との交流" 実習生') == ["2023-12770"]
+    assert "2023-30011" not in ids(search_index, '"地域住民との交流"')
+    assert ids(search_index, '"交流 地域住民"') == []  # wrong order
+    assert ids(search_index, "「技能実習生の受入れを支援」") == ["2023-30001"]
+
+
+def test_adjacent_words_rank_higher(search_index: Index) -> None:
     # Same words, same length; only 30012 has them in the query's order (地域住民との交流).
-    result = search(opened, "地域住民交流")
+    result = search_index.search("地域住民交流")
     found = [hit.id for hit in result.hits]
     assert found.index("2023-30012") < found.index("2023-30011")
     scores = {hit.id: hit.score for hit in result.hits}
@@ -107,8 +105,8 @@ def test_adjacent_words_rank_higher(opened: OpenedIndex) -> None:
 # --- filters ----------------------------------------------------------------------------
 
 
-def _records(index_dir: Path) -> dict[str, object]:
-    return {record.id: record for record in load_records(index_dir)}
+def _records(search_index: Index) -> dict[str, object]:
+    return {record.id: record for record in search_index.records()}
 
 
 @pytest.mark.parametrize(
@@ -130,13 +128,13 @@ def _records(index_dir: Path) -> dict[str, object]:
     ],
 )
 def test_every_filter_narrows_to_exactly_the_matching_sheets(
-    opened: OpenedIndex, index_dir: Path, options: dict, keep
+    search_index: Index, options: dict, keep
 ) -> None:
-    everything = set(ids(opened, "事業"))
-    records = _records(index_dir)
+    everything = set(ids(search_index, "事業"))
+    records = _records(search_index)
     expected = {rid for rid in everything if keep(records[rid])}
     assert expected, "the corpus must hold a sheet for this filter"
-    result = search(opened, "事業", limit=50, **options)
+    result = search_index.search("事業", limit=50, **options)
     assert {hit.id for hit in result.hits} == expected
     assert result.total == len(expected)
     assert sum(result.facets["department"].values()) == len(expected)
@@ -145,15 +143,17 @@ def test_every_filter_narrows_to_exactly_the_matching_sheets(
 # --- results ----------------------------------------------------------------------------
 
 
-def test_hit_json_form(opened: OpenedIndex) -> None:
-    result = search(opened, "オ:統合", limit=1)
+def test_hit_json_form(search_index: Index) -> None:
+    result = search_index.search("オ:統合", limit=1)
     data = result.to_dict()
     assert data["query"] == "オ:統合"
     assert data["total"] == 2
     assert len(data["hits"]) == 1
     hit = data["hits"][0]
+    assert hit["municipality"] == "根室市"
     assert set(hit) == {
         "id",
+        "municipality",
         "project_no",
         "project_name",
         "department",
@@ -168,9 +168,9 @@ def test_hit_json_form(opened: OpenedIndex) -> None:
 
 
 def test_snippets_are_the_matching_sentence_with_the_terms_highlighted(
-    opened: OpenedIndex,
+    search_index: Index,
 ) -> None:
-    hit = next(hit for hit in search(opened, "実習生").hits if hit.id == "2023-12770")
+    hit = next(hit for hit in search_index.search("実習生").hits if hit.id == "2023-12770")
     first = hit.snippets[0]
     assert first.field == "ア"
     assert first.text == (
@@ -180,23 +180,25 @@ def test_snippets_are_the_matching_sentence_with_the_terms_highlighted(
     assert [first.text[s:e] for s, e in first.highlights] == ["実習生"]
 
 
-def test_a_snippet_stops_at_the_sentence_end(opened: OpenedIndex) -> None:
-    hit = next(h for h in search(opened, "イ:行政主導").hits)
+def test_a_snippet_stops_at_the_sentence_end(search_index: Index) -> None:
+    hit = next(h for h in search_index.search("イ:行政主導").hits)
     (snippet,) = hit.snippets
     assert snippet.text.endswith("留意する。")
     assert "今後においては" not in snippet.text
 
 
-def test_facets_count_every_hit_not_only_the_shown_ones(opened: OpenedIndex) -> None:
-    result = search(opened, "事業", limit=1)
+def test_facets_count_every_hit_not_only_the_shown_ones(search_index: Index) -> None:
+    result = search_index.search("事業", limit=1)
     assert len(result.hits) == 1
     assert sum(result.facets["department"].values()) == result.total
     assert sum(result.facets["decision"].values()) == result.total
     assert result.facets["department"]["市民協働課"] == 4
 
 
-def test_search_takes_a_directory_too(index_dir: Path) -> None:
-    assert search(index_dir, "ＮＰＯ").total == 2
+def test_a_fresh_handle_of_the_directory_answers_the_same(search_index: Index) -> None:
+    with evalsearch.open(search_index.path) as fresh:
+        assert fresh.search("ＮＰＯ").total == 2
+        assert fresh.search("ＮＰＯ").to_dict() == search_index.search("ＮＰＯ").to_dict()
 
 
 # --- query language ---------------------------------------------------------------------
@@ -226,17 +228,17 @@ def test_bad_queries_say_what_to_fix(query: str, message: str) -> None:
         parse_query(query)
 
 
-def test_unknown_field_and_answer_label_are_errors(opened: OpenedIndex) -> None:
+def test_unknown_field_and_answer_label_are_errors(search_index: Index) -> None:
     with pytest.raises(QuerySyntaxError, match="--field キ はありません"):
-        search(opened, "統合", field="キ")
+        search_index.search("統合", field="キ")
     with pytest.raises(QuerySyntaxError, match="--answer キ=… の項目がありません"):
-        search(opened, "統合", answers={"キ": "ある"})
+        search_index.search("統合", answers={"キ": "ある"})
 
 
-def test_total_and_facets_count_every_match_even_with_a_small_limit(opened: OpenedIndex) -> None:
+def test_total_and_facets_count_every_match_even_with_a_small_limit(search_index: Index) -> None:
     # Whoosh prunes matches that cannot reach the top hits; the count must not.
-    everything = search(opened, "ＮＰＯ OR 防災訓練 OR 統合", limit=50)
-    first = search(opened, "ＮＰＯ OR 防災訓練 OR 統合", limit=1)
+    everything = search_index.search("ＮＰＯ OR 防災訓練 OR 統合", limit=50)
+    first = search_index.search("ＮＰＯ OR 防災訓練 OR 統合", limit=1)
     assert first.total == everything.total == len(everything.hits)
     assert first.facets == everything.facets
 

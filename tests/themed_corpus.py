@@ -5,6 +5,9 @@ Overlapping pairs: (21001, 21002) export, (22001, 22002) child-rearing, (23001, 
 (24001, 24002, 24003) elderly care (a cluster of three). Distractors 29001–29003 are written in
 the administrative boilerplate every sheet uses (事業を推進, 必要, 検討, 実施, 図る …) around one
 unrelated topic each.
+
+``YEARS`` (at the end) is a second corpus: one project over two fiscal years and its neighbours,
+for the year scopes of ``similar``. tests/conftest.py builds one index of each, once.
 """
 
 from __future__ import annotations
@@ -166,3 +169,37 @@ def analyze_records(records: tuple[SheetRecord, ...] | list[SheetRecord]) -> lis
     return [
         {label: analyze(text) for label, text in record.passages().items()} for record in records
     ]
+
+
+# --- several fiscal years ------------------------------------------------------------------
+# 31001 has a sheet in 2022 and in 2023; 31002 is 2023 only, 31003 2022 only. All four speak of
+# sorting waste, so each year scope of ``similar 31001`` gives a different set of sheets:
+# other projects of every year (default) {2023-31002, 2022-31003}; the same year {2023-31002};
+# any year {2023-31002, 2022-31003, 2022-31001}.
+
+YEARS: tuple[SheetRecord, ...] = (
+    make_record(
+        "31001",
+        "ごみ分別啓発事業",
+        fiscal_year=2022,
+        activities="ごみの分別方法を説明する出前講座を開き、資源ごみの回収を増やす。",
+    ),
+    make_record(
+        "31001",
+        "ごみ分別啓発事業",
+        fiscal_year=2023,
+        activities="ごみの分別方法を説明する出前講座を開き、資源ごみの回収を増やす。",
+    ),
+    make_record(
+        "31002",
+        "資源回収奨励事業",
+        fiscal_year=2023,
+        activities="町内会の資源ごみ回収に奨励金を出し、ごみの分別を進める。",
+    ),
+    make_record(
+        "31003",
+        "生ごみ減量推進事業",
+        fiscal_year=2022,
+        activities="生ごみの分別と堆肥化を説明する出前講座を開き、ごみの回収量を減らす。",
+    ),
+)
