@@ -256,12 +256,12 @@ def build_index(
     """
     started = time.perf_counter()
     directory = Path(index_dir) if index_dir is not None else store.default_index_dir()
-    paths = [Path(path) for path in paths]
-    files = expand_paths(paths)
+    given = [Path(path) for path in paths]
+    files = expand_paths(given)
     processes = processes or os.cpu_count() or 1
     store.check_index_location(directory)
     with writer_lock(directory):
-        return _build_locked(directory, paths, files, rebuild, strict, progress, processes, started)
+        return _build_locked(directory, given, files, rebuild, strict, progress, processes, started)
 
 
 def _build_locked(

@@ -29,7 +29,6 @@ so a pair of sheets with nothing else in common needs a cosine of 0.25 to reach 
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -56,8 +55,11 @@ MIN_SIMILARITY = 0.05
 """Nearest neighbours below this cosine share only stray words and are not paired."""
 
 MAX_CLUSTER_SIZE = 12
-"""A connected group larger than this is split at its weaker links: a chain of 40 sheets
-linked pairwise is no merge proposal."""
+"""The largest group of sheets shown as one merge proposal."""
+
+CLUSTER_DENSITY = 0.5
+"""Share of the possible links between two groups that must be candidate pairs for the
+groups to join (see ``_clusters``)."""
 
 
 @dataclass(frozen=True)
@@ -297,7 +299,8 @@ def _reasons(
     )
     for sheet in (a, b):
         if sheet.plans_merge:
-            reasons.append(Reason("merge_plan", f"{sheet.project_no} の方向性に「統合・振替」"))
+            plan = "統合・振替" if "統合・振替" in sheet.measures else sheet.decision or "統合"
+            reasons.append(Reason("merge_plan", f"{sheet.project_no} の方向性に「{plan}」"))
     for sheet in (a, b):
         if sheet.integration_stance == "positive":
             text = (
@@ -315,45 +318,31 @@ def _reasons(
 
 
 def _clusters(edges: Sequence[tuple[str, str, float]]) -> tuple[tuple[str, ...], ...]:
-    """Connected groups of more than two sheets, largest first; oversized groups are split
-    by dropping their links below the group's median score until each fits."""
-    out: list[tuple[str, ...]] = []
-    pending = [list(edges)]
-    while pending:
-        group_edges = pending.pop()
-        for component, component_edges in _components(group_edges):
-            if len(component) <= 2:
-                continue
-            if len(component) <= MAX_CLUSTER_SIZE:
-                out.append(tuple(sorted(component)))
-                continue
-            median = float(np.median([score for _, _, score in component_edges]))
-            stronger = [edge for edge in component_edges if edge[2] > median]
-            if stronger and len(stronger) < len(component_edges):
-                pending.append(stronger)
-            else:
-                out.append(tuple(sorted(component)))
-    return tuple(sorted(out, key=lambda group: (-len(group), group)))
-
-
-def _components(
-    edges: Sequence[tuple[str, str, float]],
-) -> list[tuple[set[str], list[tuple[str, str, float]]]]:
-    parent: dict[str, str] = {}
-
-    def find(node: str) -> str:
-        parent.setdefault(node, node)
-        while parent[node] != node:
-            parent[node] = parent[parent[node]]
-            node = parent[node]
-        return node
-
-    for a, b, _ in edges:
-        parent[find(a)] = find(b)
-    members: dict[str, set[str]] = defaultdict(set)
-    links: dict[str, list[tuple[str, str, float]]] = defaultdict(list)
-    for a, b, score in edges:
-        root = find(a)
-        members[root].update((a, b))
-        links[root].append((a, b, score))
-    return [(members[root], links[root]) for root in members]
+    """Groups of more than two sheets, largest first, in which every member is strongly tied
+    to the rest: groups grow from the strongest links, and two groups join only when at least
+    ``CLUSTER_DENSITY`` of the links between their members are candidate pairs (and the result
+    stays within ``MAX_CLUSTER_SIZE``). A chain A–B–C–D… of pairwise links is no merge
+    proposal, whatever its scores, so it never becomes one group."""
+    linked = {(a, b) if a <= b else (b, a) for a, b, _ in edges}
+    group_of: dict[str, str] = {}
+    groups: dict[str, list[str]] = {}
+    for a, b, _ in sorted(edges, key=lambda edge: (-edge[2], edge[0], edge[1])):
+        for node in (a, b):
+            if node not in group_of:
+                group_of[node] = node
+                groups[node] = [node]
+        first, second = group_of[a], group_of[b]
+        if first == second:
+            continue
+        left, right = groups[first], groups[second]
+        if len(left) + len(right) > MAX_CLUSTER_SIZE:
+            continue
+        between = sum(1 for x in left for y in right if ((x, y) if x <= y else (y, x)) in linked)
+        if between < CLUSTER_DENSITY * len(left) * len(right):
+            continue
+        left.extend(right)
+        for node in right:
+            group_of[node] = first
+        del groups[second]
+    found = [tuple(sorted(members)) for members in groups.values() if len(members) > 2]
+    return tuple(sorted(found, key=lambda group: (-len(group), group)))

@@ -18,7 +18,8 @@ from rich.console import Console
 
 from evalsearch.clitext import JapaneseCommand, JapaneseGroup
 from evalsearch.errors import EvalSearchError
-from evalsearch.records import ITEM_LABELS, PASSAGE_LABELS
+from evalsearch.handle import concepts
+from evalsearch.records import ITEM_LABELS
 
 if TYPE_CHECKING:
     from evalsearch.handle import Index
@@ -224,8 +225,8 @@ def _parse_answers(values: list[str] | None) -> dict[str, str]:
                 f"{value}: 「項目=回答」の形で指定してください（例: オ=ある）。",
                 param_hint="--answer",
             )
-        _check_choice(label, ITEM_LABELS, "--answer")
-        _check_choice(answer, item_options(label), "--answer")
+        if label in ITEM_LABELS:  # the 根室 form's items; other forms' are checked by the index
+            _check_choice(answer, item_options(label), "--answer")
         answers[label] = answer
     return answers
 
@@ -245,7 +246,8 @@ def search_command(
         str | None,
         typer.Option(
             "--field",
-            help="この項目だけを検索: ア|イ|ウ|エ|オ|カ|見直し|動向|活動|意図|事業名",
+            help="この項目だけを検索: ア〜カ・①〜⑧・見直し・動向・活動・意図・事業名・回答 など、"
+            "または共通の分類（受益者負担・統合・民間活用 など、どの様式でも当たる項目）",
         ),
     ] = None,
     year: Annotated[
@@ -288,11 +290,13 @@ def search_command(
     """索引を検索し、該当箇所を項目名つきで表示する。"""
     from evalsearch.parse.form import DIRECTION_DECISIONS, DIRECTION_MEASURES
 
-    _check_choice(field, PASSAGE_LABELS, "--field")
     _check_choice(decision, DIRECTION_DECISIONS, "--decision")
     _check_choice(measure, DIRECTION_MEASURES, "--measure")
     answers = _parse_answers(answer)
     with _open(index) as ix:
+        _check_choice(field, [*ix.passage_labels(), *concepts()], "--field")
+        for label in answers:
+            _check_choice(label, ix.answer_labels(), "--answer")
         result = ix.search(
             " ".join(query),
             field=field,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from rich.cells import cell_len
@@ -34,10 +34,10 @@ SECTION_NAMES = {
     "Commands": "コマンド",
 }
 
-_HELP_WORDS: tuple[tuple[re.Pattern[str], str], ...] = (
+_HELP_WORDS: tuple[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]], ...] = (
     (re.compile(r"\[OPTIONS\]"), "[オプション]"),
     (re.compile(r"COMMAND \[ARGS\]\.\.\."), "コマンド [引数]..."),
-    (re.compile(r"\{(\w+)\}"), lambda m: m.group(1).upper()),  # type: ignore[list-item]
+    (re.compile(r"\{(\w+)\}"), lambda match: match.group(1).upper()),
     (re.compile(r"\[required\]"), "［必須］"),
     (re.compile(r"\[default: ([^;\]]*)(?:; ([^\]]*))?\]"), r"［既定: \1］"),
     (re.compile(r"\[(x>=\S+?|\S+<=x<=\S+?)\]"), ""),

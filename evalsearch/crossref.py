@@ -13,6 +13,7 @@ everyday phrase such as 輸出促進. Everything here works on records and strin
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import unicodedata
@@ -22,6 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from evalsearch.errors import FormProfileError
+from evalsearch.forms import FormProfile, get_profile
+from evalsearch.forms.concepts import INTEGRATION
 from evalsearch.records import SheetRecord
 
 NAME_SUFFIXES: tuple[str, ...] = (
@@ -141,8 +145,37 @@ def integration_stance(answer: str | None, reason: str) -> Stance | None:
     return None
 
 
+def integration_item(record: SheetRecord) -> str | None:
+    """The key of the record's check item about merging: the item its form profile tags with
+    the concept 統合 (根室: オ); None when the form has none (大船渡)."""
+    profile = _profile(record.form)
+    if profile is None:
+        return "オ" if "オ" in record.assessments else None
+    keys = [key for key in profile.keys_for_concept(INTEGRATION) if key in record.assessments]
+    return keys[0] if keys else None
+
+
+def plans_merge(record: SheetRecord) -> bool:
+    """Whether the sheet's direction announces a merger: 統合・振替 (根室), or an option its
+    form profile tags with 統合 (大船渡: 改革改善（縮小・統合含む）)."""
+    direction = record.direction
+    if MERGE_MEASURE in direction.measures:
+        return True
+    profile = _profile(record.form)
+    return profile is not None and profile.means_integration(direction)
+
+
+@functools.cache
+def _profile(form: str) -> FormProfile | None:
+    try:
+        return get_profile(form)
+    except FormProfileError:
+        return None
+
+
 def record_stance(record: SheetRecord) -> Stance | None:
-    assessment = record.assessments.get("オ")
+    key = integration_item(record)
+    assessment = record.assessments.get(key) if key else None
     if assessment is None:
         return None
     return integration_stance(assessment.answer, assessment.reason)
@@ -378,10 +411,12 @@ class SheetInfo:
     integration_stance: Stance | None
     integration_reason: str
     total_cost: float | int | None
+    merge_planned: bool = False
+    """The direction announces a merger (``plans_merge``), whatever the form calls it."""
 
     @property
     def plans_merge(self) -> bool:
-        return MERGE_MEASURE in self.measures
+        return self.merge_planned or MERGE_MEASURE in self.measures
 
     @property
     def integration_label(self) -> str:
@@ -401,7 +436,8 @@ class SheetInfo:
 
     @classmethod
     def from_record(cls, record: SheetRecord) -> SheetInfo:
-        assessment = record.assessments.get("オ")
+        key = integration_item(record)
+        assessment = record.assessments.get(key) if key else None
         return cls(
             key=record.key,
             id=record.id,
@@ -418,6 +454,7 @@ class SheetInfo:
             integration_stance=record_stance(record),
             integration_reason=assessment.reason if assessment else "",
             total_cost=record.budget.latest("total_cost"),
+            merge_planned=plans_merge(record),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -437,6 +474,7 @@ class SheetInfo:
             "integration_stance": self.integration_stance,
             "integration_reason": self.integration_reason,
             "total_cost": self.total_cost,
+            "merge_planned": self.merge_planned,
         }
 
     @classmethod
@@ -457,6 +495,7 @@ class SheetInfo:
             integration_stance=data.get("integration_stance"),
             integration_reason=data.get("integration_reason") or "",
             total_cost=data.get("total_cost"),
+            merge_planned=bool(data.get("merge_planned")),
         )
 
 

@@ -61,6 +61,14 @@ def field_code(label: str) -> str:
     return FIELD_CODES.get(label) or "x" + label.encode("utf-8").hex()
 
 
+def label_of_code(code: str) -> str:
+    """The passage label a field code spells (inverse of ``field_code``)."""
+    for label, known in FIELD_CODES.items():
+        if known == code:
+            return label
+    return bytes.fromhex(code[1:]).decode("utf-8") if code.startswith("x") else code
+
+
 def passage_field(label: str) -> str:
     """The Whoosh field of one passage label (a dynamic ``p_*`` field)."""
     return "p_" + field_code(label)
@@ -520,6 +528,13 @@ def _excluded(parsed: ParsedQuery, default_label: str | None) -> Any | None:
     )
 
 
+def _any_of(queries: Sequence[Any | None]) -> Any | None:
+    present = [query for query in queries if query is not None]
+    if not present:
+        return None
+    return present[0] if len(present) == 1 else wq.Or(present)
+
+
 def compile_filter(filters: Filters) -> Any | None:
     terms = []
     if filters.year is not None:
@@ -580,6 +595,19 @@ class Engine:
             self._searcher = self._whoosh.searcher(weighting=_CachedLengthBM25F())
         return self._searcher
 
+    def passage_labels(self) -> set[str]:
+        """The passage labels some sheet of this index has (ア…カ, ①…⑧, 概要 …)."""
+        return self._labels("p_")
+
+    def answer_labels(self) -> set[str]:
+        """The check items some sheet of this index answers (or may answer)."""
+        return self._labels("ans_") | self._labels("cand_")
+
+    def _labels(self, prefix: str) -> set[str]:
+        with reading(self.directory):
+            names = self.searcher().reader().indexed_field_names()
+        return {label_of_code(name[len(prefix) :]) for name in names if name.startswith(prefix)}
+
     def facet_values(self) -> dict[str, list[str]]:
         """Each facet field's value per document number, read once per opened index."""
         if self._facets is None:
@@ -598,7 +626,7 @@ class Engine:
         self,
         parsed: ParsedQuery,
         *,
-        default_label: str | None = None,
+        default_label: str | tuple[str, ...] | None = None,
         filters: Filters | None = None,
         limit: int = 10,
         ranking: Ranking = DEFAULT_RANKING,
@@ -613,7 +641,7 @@ class Engine:
     def _execute(
         self,
         parsed: ParsedQuery,
-        default_label: str | None,
+        default_label: str | tuple[str, ...] | None,
         filters: Filters,
         limit: int,
         ranking: Ranking,
@@ -624,7 +652,10 @@ class Engine:
         def known(fieldname: str, term: str) -> bool:
             return bool(searcher.doc_frequency(fieldname, term))
 
-        query = compile_query(parsed, default_label, ranking, expansions, known)
+        labels = default_label if isinstance(default_label, tuple) else (default_label,)
+        query = _any_of(
+            [compile_query(parsed, label, ranking, expansions, known) for label in labels]
+        )
         filter_query = compile_filter(filters)
         if filter_query is not None:
             # Inside the query (score 0, ranking unchanged), the filter's postings let the
@@ -636,7 +667,7 @@ class Engine:
             collectors.TopCollector(limit=max(1, limit), usequality=False, replace=0),
             self.facet_values(),
         )
-        excluded = _excluded(parsed, default_label)
+        excluded = _any_of([_excluded(parsed, label) for label in labels])
         if excluded is not None:
             # Not wq.AndNot: Whoosh's AndNotMatcher does not skip the excluded postings
             # forward, so the first match of each segment escaped the exclusion. The excluded

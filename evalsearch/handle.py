@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 from evalsearch.errors import QuerySyntaxError
 from evalsearch.query import parse_query
-from evalsearch.records import SheetRecord
+from evalsearch.records import PASSAGE_LABELS, SheetRecord
 from evalsearch.store import Manifest, RecordStore, corrupt, default_index_dir, read_manifest
 
 if TYPE_CHECKING:
@@ -125,6 +125,13 @@ class Index:
 
         if limit < 0:
             raise QuerySyntaxError("--limit は 0 以上にしてください。")
+        fields = None if field is None else self.field_labels(field)
+        items = self.answer_labels()
+        for label in answers or {}:
+            if label not in items:
+                raise QuerySyntaxError(
+                    f"--answer {label}=… の項目がありません。{'、'.join(items)} のどれかです。"
+                )
         facets = self.engine.facet_values()
         if municipality:
             municipality = _one_value("自治体", "--municipality", municipality, facets)
@@ -154,7 +161,7 @@ class Index:
         result = run_search(
             self.engine,
             parsed,
-            field=field,
+            field=fields,
             filters=filters,
             limit=limit,
             ranking=ranking or DEFAULT_RANKING,
@@ -164,7 +171,7 @@ class Index:
             # What the answer filter left out, said rather than silently dropped.
             unresolved = self.engine.execute(
                 parsed,
-                default_label=field,
+                default_label=fields,
                 filters=replace(filters, only_unresolved=True),
                 limit=1,
             ).total
@@ -175,6 +182,28 @@ class Index:
                 )
                 result = replace(result, notes=(*result.notes, note))
         return result
+
+    def passage_labels(self) -> list[str]:
+        """The passage labels of this index's sheets, 根室 form order first (``--field``)."""
+        return _form_order(self.engine.passage_labels())
+
+    def answer_labels(self) -> list[str]:
+        """The check items of this index's sheets (``--answer``)."""
+        return _form_order(self.engine.answer_labels())
+
+    def field_labels(self, field: str) -> tuple[str, ...]:
+        """The passages ``--field`` names: a passage label of some form (カ, ⑧, 概要 …), or a
+        shared concept (受益者負担 → カ of 根室-form sheets and ⑧ of 大船渡's)."""
+        labels = set(self.passage_labels())
+        if field in labels:
+            return (field,)
+        found = _concept_labels(field, labels)
+        if found:
+            return found
+        raise QuerySyntaxError(
+            f"--field {field} はありません。項目名（{'、'.join(self.passage_labels())}）か、"
+            f"共通の分類（{'、'.join(concepts())}）を指定してください。"
+        )
 
     def similar(
         self,
@@ -293,3 +322,38 @@ def _one_value(title: str, option: str, given: str, facets: Mapping[str, list[st
     close = difflib.get_close_matches(wanted, values, n=5, cutoff=0.4)
     hint = f"近い名前: {'、'.join(close)}" if close else f"索引にある{title}は {len(values)} 件です"
     raise QuerySyntaxError(f"{option} {given} に当たる{title}はありません（{hint}）。")
+
+
+PASSAGE_FIELD_LABELS: Mapping[str, str] = {
+    "activities": "活動",
+    "intent": "意図",
+    "review_content": "見直し",
+    "outlook_needs": "動向",
+}
+"""Where a form profile's passage with a ``field`` is indexed (SheetRecord.passages())."""
+
+
+def concepts() -> tuple[str, ...]:
+    from evalsearch.forms import CONCEPTS
+
+    return CONCEPTS
+
+
+def _form_order(labels: set[str]) -> list[str]:
+    known = [label for label in PASSAGE_LABELS if label in labels]
+    return known + sorted(labels - set(known))
+
+
+def _concept_labels(concept: str, labels: set[str]) -> tuple[str, ...]:
+    from evalsearch.forms import list_profiles
+
+    if concept not in concepts():
+        return ()
+    found: list[str] = []
+    for profile in list_profiles():
+        for key in profile.keys_for_concept(concept):
+            passage = next((p for p in profile.passages if p.key == key), None)
+            label = PASSAGE_FIELD_LABELS.get(passage.field or "", key) if passage else key
+            if label in labels and label not in found:
+                found.append(label)
+    return tuple(found)

@@ -489,9 +489,9 @@ def history_markdown(history: ProjectHistory) -> str:
         ]
     summary = summary_line(history)
     if history.message:
-        lines += [history.message, ""]
+        lines += [_markdown_escape(history.message), ""]
     elif summary:
-        lines += [f"{years[-1]}年度の{summary}", ""]
+        lines += [_markdown_escape(f"{years[-1]}年度の{summary}"), ""]
     lines += [
         "## 年度ごとの評価",
         "",

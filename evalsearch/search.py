@@ -94,7 +94,7 @@ def run_search(
     engine: Engine,
     parsed: ParsedQuery,
     *,
-    field: str | None = None,
+    field: str | tuple[str, ...] | None = None,
     filters: Filters | None = None,
     limit: int = 10,
     ranking: Ranking = DEFAULT_RANKING,
@@ -148,9 +148,16 @@ def _hit(
     score: float,
     stored: Mapping[str, Any],
     parsed: ParsedQuery,
-    field: str | None,
+    field: str | tuple[str, ...] | None,
     synonyms: Mapping[str, Sequence[Synonym]],
 ) -> Hit:
+    fields = (field,) if isinstance(field, str) else field
+
+    def searched(clause_field: str | None, label: str) -> bool:
+        if clause_field is not None:
+            return clause_field == label
+        return fields is None or label in fields
+
     doc = stored.get("doc") or {}
     passages: Mapping[str, str] = doc.get("passages") or {}
     term_sets = {
@@ -163,7 +170,7 @@ def _hit(
         count = sum(
             1
             for clause in clauses
-            if (clause.field or field) in (None, label)
+            if searched(clause.field, label)
             for word in _with_synonyms(clause.words, synonyms)
             if _word_in(word, terms)
         )
@@ -176,7 +183,7 @@ def _hit(
             words = [
                 word
                 for clause in clauses
-                if (clause.field or field) in (None, label)
+                if searched(clause.field, label)
                 for word in _with_synonyms(clause.words, synonyms)
             ]
             snippet = make_snippet(label, passages.get(label, ""), words)

@@ -74,7 +74,8 @@ def has_content(directory: Path) -> bool:
 
 
 def is_index_dir(directory: Path) -> bool:
-    return (directory / MANIFEST).exists()
+    """An index, or what is left of one (its manifest lost, its engine files still there)."""
+    return (directory / MANIFEST).exists() or (directory / "whoosh").is_dir()
 
 
 def check_index_location(directory: Path) -> None:
@@ -204,6 +205,8 @@ def read_manifest(directory: Path, *, verify: bool = True) -> Manifest:
     check_index_location(directory)
     path = directory / MANIFEST
     if not path.exists():
+        if has_content(directory):
+            raise corrupt(directory, f"{MANIFEST} がありません")
         raise IndexNotFoundError(
             f"索引 {directory} がありません。"
             f"`evalsearch index PATH... --index {directory}` で作ってください。"

@@ -220,7 +220,11 @@ def test_show_an_unknown_project(index_dir: Path) -> None:
 @pytest.mark.parametrize(
     ("option", "value", "choices"),
     [
-        ("--field", "ほげ", "ア、イ、ウ、エ、オ、カ、見直し、動向、活動、意図、事業名"),
+        (
+            "--field",
+            "ほげ",
+            "ア、イ、ウ、エ、オ、カ、見直し、動向、活動、意図、事業名、回答、必要性・公共関与、",
+        ),
         ("--answer", "キ=ある", "ア、イ、ウ、エ、オ、カ"),
         ("--answer", "オ=ほげ", "ある、一部ある、ない"),
         ("--answer", "カ=一部ある", "ある、検討の必要性がある、ない、既に負担がある"),

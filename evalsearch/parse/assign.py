@@ -23,9 +23,6 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import numpy as np
-from scipy.optimize import linear_sum_assignment
-
 from evalsearch.parse.checks import CheckGroup
 from evalsearch.parse.form import (
     BLOCK_ORDERS,
@@ -122,8 +119,94 @@ def _item_label_of(element: Element) -> str | None:
 
 
 def content_score(text: str, item: str) -> float:
-    normalised = unicodedata.normalize("NFKC", text)
+    return _cue_score(unicodedata.normalize("NFKC", text), item)
+
+
+def _cue_score(normalised: str, item: str) -> float:
     return sum(weight for word, weight in _CUES[item].items() if word in normalised)
+
+
+def max_weight_assignment(scores: Sequence[Sequence[float]]) -> list[tuple[int, int]]:
+    """(row, column) pairs of a maximum-score assignment, in row order.
+
+    A line-for-line port of the shortest augmenting path solver (Crouse 2016) behind
+    ``scipy.optimize.linear_sum_assignment(scores, maximize=True)``. Ported rather than
+    imported because scipy costs ~0.5 s to import for matrices of at most ~10×6; ported
+    rather than rewritten because scores are small integers and ties are common, and the
+    chosen assignment among equal optima must stay scipy's (same operations, same order,
+    so the same floating-point values and the same tie-breaking).
+    """
+    nr = len(scores)
+    nc = len(scores[0]) if nr else 0
+    if nr == 0 or nc == 0:
+        return []
+    # scipy transposes a tall matrix and negates for maximisation.
+    transpose = nc < nr
+    if transpose:
+        cost = [[-scores[i][j] for i in range(nr)] for j in range(nc)]
+        nr, nc = nc, nr
+    else:
+        cost = [[-value for value in row] for row in scores]
+    inf = float("inf")
+    u = [0.0] * nr
+    v = [0.0] * nc
+    path = [-1] * nc
+    col4row = [-1] * nr
+    row4col = [-1] * nc
+    for current in range(nr):
+        # Find the shortest augmenting path from row ``current``.
+        min_val = 0.0
+        # Filled in reverse so that a constant matrix gives the identity (scipy #11602).
+        remaining = list(range(nc - 1, -1, -1))
+        seen_rows = [False] * nr
+        seen_columns = [False] * nc
+        shortest = [inf] * nc
+        i = current
+        sink = -1
+        while sink == -1:
+            index = -1
+            lowest = inf
+            seen_rows[i] = True
+            cost_i, u_i = cost[i], u[i]
+            for position, j in enumerate(remaining):
+                r = min_val + cost_i[j] - u_i - v[j]
+                if r < shortest[j]:
+                    path[j] = i
+                    shortest[j] = r
+                # Among equal minima prefer a free column: it ends the path.
+                if shortest[j] < lowest or (shortest[j] == lowest and row4col[j] == -1):
+                    lowest = shortest[j]
+                    index = position
+            min_val = lowest
+            if min_val == inf:
+                raise ValueError("cost matrix is infeasible")
+            j = remaining[index]
+            if row4col[j] == -1:
+                sink = j
+            else:
+                i = row4col[j]
+            seen_columns[j] = True
+            remaining[index] = remaining[-1]
+            remaining.pop()
+        # Update the dual variables.
+        u[current] += min_val
+        for i in range(nr):
+            if seen_rows[i] and i != current:
+                u[i] += min_val - shortest[col4row[i]]
+        for j in range(nc):
+            if seen_columns[j]:
+                v[j] -= min_val - shortest[j]
+        # Augment the previous solution along the path.
+        j = sink
+        while True:
+            i = path[j]
+            row4col[j] = i
+            col4row[i], j = j, col4row[i]
+            if i == current:
+                break
+    if transpose:
+        return [(col4row[column], column) for column in sorted(range(nr), key=col4row.__getitem__)]
+    return [(row, col4row[row]) for row in range(nr)]
 
 
 def position_score(elements: Sequence[Element], passage: Passage, item: str) -> float:
@@ -234,19 +317,18 @@ def assign_reasons(
             f"{'・'.join(ITEM_LABELS)}: 理由の記述が見つかりません"
         ]
     known_order = block_order_items(elements, passages)
-    scores = np.array(
-        [
+    scores: list[list[float]] = []
+    for row, passage in enumerate(passages):
+        normalised = unicodedata.normalize("NFKC", passage.text)
+        scores.append(
             [
                 (STRONG_POSITION if known_order.get(row) == item else 0.0)
                 + position_score(elements, passage, item)
-                + content_score(passage.text, item)
+                + _cue_score(normalised, item)
                 for item in ITEM_LABELS
             ]
-            for row, passage in enumerate(passages)
-        ]
-    )
-    rows, columns = linear_sum_assignment(scores, maximize=True)
-    chosen = {ITEM_LABELS[column]: row for row, column in zip(rows, columns, strict=True)}
+        )
+    chosen = {ITEM_LABELS[column]: row for row, column in max_weight_assignment(scores)}
     reasons = {item: passages[chosen[item]].text if item in chosen else "" for item in ITEM_LABELS}
     for item in ITEM_LABELS:
         if item not in chosen:
@@ -258,7 +340,7 @@ def assign_reasons(
     for position, (first, p) in enumerate(assigned):
         for second, q in assigned[position + 1 :]:
             a, b = ITEM_LABELS.index(first), ITEM_LABELS.index(second)
-            margin = scores[p, a] + scores[q, b] - scores[p, b] - scores[q, a]
+            margin = scores[p][a] + scores[q][b] - scores[p][b] - scores[q][a]
             if margin < UNCERTAIN_MARGIN:
                 warnings.append(f"{first}と{second}の理由の割り当てが不確かです（内容から推定）")
     return reasons, warnings

@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import Enum
+from functools import lru_cache
 
 from evalsearch.parse.form import LABELS, TITLE_PATTERN, LabelSpec
 
@@ -59,6 +61,13 @@ _ORDERED_LABELS: list[LabelSpec] = sorted(_ALL_LABELS, key=lambda s: len(s.patte
 _LABEL_RE = re.compile(
     "|".join(f"(?P<L{index}>{spec.pattern})" for index, spec in enumerate(_ORDERED_LABELS))
 )
+# The named captures of each label, in pattern order: reading only the matched label's groups
+# is much cheaper than filtering the whole groupdict() of the alternation.
+_LABEL_CAPTURES: tuple[tuple[str, ...], ...] = tuple(
+    tuple(sorted((groups := re.compile(spec.pattern).groupindex), key=groups.__getitem__))
+    for spec in _ORDERED_LABELS
+)
+_WHITESPACE_RUN = re.compile(r"\s+")
 _NUMBER_CELL = r"(?:-|−|[+-]?\d[\d,]*(?:\.\d+)?)"
 _NUMBER_ROW_RE = re.compile(rf"{_NUMBER_CELL}(?:[ \t]+{_NUMBER_CELL})*[ \t]*$")
 _INDICATOR_ROW_RE = re.compile(r"([1-9])((?:[ \t]+\S+){8})?[ \t]*$")
@@ -77,9 +86,15 @@ def normalise(text: str) -> tuple[str, list[int]]:
     The fast path covers the usual case where NFKC only swaps characters one for one
     (full width → half width); otherwise each character is normalised on its own.
     """
+    normalised, offsets = _normalise(text)
+    return normalised, list(range(len(text) + 1)) if offsets is None else offsets
+
+
+def _normalise(text: str) -> tuple[str, list[int] | None]:
+    """``normalise``, with None for the identity map (the usual case: no list to build)."""
     normalised = unicodedata.normalize("NFKC", text)
     if len(normalised) == len(text):
-        return normalised, list(range(len(text) + 1))
+        return normalised, None
     pieces: list[str] = []
     offsets: list[int] = []
     for raw_index, char in enumerate(text):
@@ -111,24 +126,35 @@ class _BoxLexer:
 
     def __init__(self, raw_lines: list[str], first_line: int, box: int):
         self.raw = "\n".join(raw_lines)
-        self.norm, self.offsets = normalise(self.raw)
+        self.norm, self.offsets = _normalise(self.raw)
         self.first_line = first_line
         self.box = box
-        # Whitespace-free view of the box for label matching, mapped back to norm positions.
-        compact_chars: list[str] = []
-        self.compact_to_norm: list[int] = []
-        for index, char in enumerate(self.norm):
-            if not char.isspace():
-                compact_chars.append(char)
-                self.compact_to_norm.append(index)
-        self.compact = "".join(compact_chars)
-        self.norm_to_compact: list[int] = [0] * (len(self.norm) + 1)
-        cursor = 0
-        for index in range(len(self.norm) + 1):
-            self.norm_to_compact[index] = cursor
-            if cursor < len(self.compact_to_norm) and self.compact_to_norm[cursor] == index:
-                cursor += 1
+        # Whitespace-free view of the box for label matching. Positions are mapped through
+        # the whitespace runs (a few per box) rather than per-character tables, which cost
+        # about half of the parse time: ``run_norm[k]``/``run_compact[k]`` are where run k
+        # starts in the norm text and where the text after it starts in the compact text,
+        # ``removed[k]`` the whitespace characters before run k.
+        self.compact = _WHITESPACE_RUN.sub("", self.norm)
+        self.run_norm: list[int] = []
+        self.run_compact: list[int] = []
+        self.removed: list[int] = [0]
+        for run in _WHITESPACE_RUN.finditer(self.norm):
+            start, end = run.span()
+            self.run_norm.append(start)
+            self.run_compact.append(start - self.removed[-1])
+            self.removed.append(self.removed[-1] + end - start)
         self.tokens: list[Token] = []
+
+    def norm_to_compact(self, position: int) -> int:
+        """Compact position of the first non-space character at or after norm ``position``."""
+        run = bisect_left(self.run_norm, position) - 1
+        if run >= 0 and self.run_norm[run] + self.removed[run + 1] - self.removed[run] > position:
+            return self.run_compact[run]  # inside a run: the text after it
+        return position - self.removed[run + 1]
+
+    def compact_to_norm(self, position: int) -> int:
+        """Norm position of the compact character at ``position``."""
+        return position + self.removed[bisect_right(self.run_compact, position)]
 
     def line_of(self, position: int) -> int:
         return self.first_line + self.norm.count("\n", 0, position)
@@ -138,6 +164,8 @@ class _BoxLexer:
         return len(self.norm) if end < 0 else end
 
     def raw_slice(self, start: int, end: int) -> str:
+        if self.offsets is None:
+            return self.raw[start:end]
         return self.raw[self.offsets[start] : self.offsets[end]]
 
     def at_boundary(self, position: int) -> bool:
@@ -148,27 +176,27 @@ class _BoxLexer:
 
     def match_label(self, position: int) -> tuple[LabelSpec, dict[str, str], int] | None:
         """A label starting at ``position`` and ending at a boundary; returns its end."""
-        compact_start = self.norm_to_compact[position]
-        match = _LABEL_RE.match(self.compact, compact_start)
+        match = _LABEL_RE.match(self.compact, self.norm_to_compact(position))
         if match is None or match.lastgroup is None:
             return None
-        spec = _ORDERED_LABELS[int(match.lastgroup[1:])]
-        end = self.compact_to_norm[match.end() - 1] + 1
+        index = int(match.lastgroup[1:])
+        end = self.compact_to_norm(match.end() - 1) + 1
         if not self.ends_at_boundary(end):
             return None
-        captures = {
-            name: value
-            for name, value in match.groupdict().items()
-            if value and not name.startswith("L")
-        }
-        return spec, captures, end
+        captures = {name: value for name in _LABEL_CAPTURES[index] if (value := match[name])}
+        return _ORDERED_LABELS[index], captures, end
 
     def emit(self, kind: Kind, position: int, end: int | None = None, **fields: object) -> Token:
         line = self.line_of(position)
         end_line = line if end is None else self.line_of(max(position, end - 1))
         inline = bool(self.tokens) and self.tokens[-1].end_line == line
-        token = Token(  # type: ignore[arg-type]
-            kind=kind, line=line, end_line=end_line, box=self.box, inline=inline, **fields
+        token = Token(
+            kind=kind,
+            line=line,
+            end_line=end_line,
+            box=self.box,
+            inline=inline,
+            **fields,  # type: ignore[arg-type]
         )
         self.tokens.append(token)
         return token
@@ -272,7 +300,7 @@ class _BoxLexer:
             and previous.kind is Kind.TEXT
             and previous.end_line == self.line_of(position) - 1
         )
-        if continues:
+        if continues and previous is not None:
             separator = "\n" if piece.startswith("・") else ""
             previous.text += separator + piece
             previous.end_line = self.line_of(position)
@@ -281,9 +309,44 @@ class _BoxLexer:
         return end
 
 
+_TokenTemplate = tuple[Kind, int, str, str, tuple[str, ...], dict[str, str], bool, bool, int]
+
+
+@lru_cache(maxsize=8192)
+def _lex_box(text: str) -> tuple[_TokenTemplate, ...]:
+    """The tokens of one box with lines counted from 0.
+
+    A box lexes the same wherever it is printed, and most boxes of a dump are the form's own
+    (labels, headings, checkbox rows: ~80 % of the boxes of the benchmark corpus repeat), so
+    each distinct box is lexed once and its tokens are copied with the box's line numbers.
+    """
+    return tuple(
+        (t.kind, t.line, t.key, t.text, t.cells, t.captures, t.ticked, t.inline, t.end_line)
+        for t in _BoxLexer(text.split("\n"), 0, 0).lex()
+    )
+
+
 def lex_lines(lines: list[str], first_line: int = 1, first_box: int = 0) -> list[Token]:
     """Tokens of ``lines`` (comment lines starting with ``#`` must be blanked by the caller)."""
     tokens: list[Token] = []
+    append = tokens.append
     for box_number, (start, box_lines) in enumerate(split_boxes(lines, first_line), first_box):
-        tokens.extend(_BoxLexer(box_lines, start, box_number).lex())
+        for kind, line, key, text, cells, captures, ticked, inline, end_line in _lex_box(
+            "\n".join(box_lines)
+        ):
+            # A fresh captures dict per token: tokens are mutable, templates are shared.
+            append(
+                Token(
+                    kind,
+                    start + line,
+                    box_number,
+                    key,
+                    text,
+                    cells,
+                    dict(captures),
+                    ticked,
+                    inline,
+                    start + end_line,
+                )
+            )
     return tokens
