@@ -36,6 +36,7 @@ from evalsearch.errors import (
     DuplicateRecordError,
     IndexLockedError,
     ParseError,
+    ParseErrors,
     StrictModeError,
     os_error,
 )
@@ -63,6 +64,8 @@ class BuildReport:
     sheets_total: int
     warnings: int
     seconds: float
+    failed: tuple[str, ...] = ()
+    """Files left out with --keep-going, each with why (the next run tries them again)."""
 
     @property
     def sheets_per_second(self) -> float:
@@ -80,6 +83,7 @@ class BuildReport:
             "sheets_total": self.sheets_total,
             "warnings": self.warnings,
             "seconds": round(self.seconds, 3),
+            "failed": list(self.failed),
             "sheets_per_second": round(self.sheets_per_second, 1),
         }
 
@@ -165,14 +169,22 @@ def read_sheets(path: str, *, strict: bool) -> list[SheetRecord]:
     return list(parse_paths([path], strict=strict))
 
 
-def _index_file(path: str) -> tuple[str, list[SheetRecord], list[AnalyzedSheet]]:
-    records = read_sheets(path, strict=_worker["strict"])
+FileResult = tuple[str, list[SheetRecord], list[AnalyzedSheet], ParseError | None]
+"""A worker's answer for one file: its records and analysed passages, or why it failed."""
+
+
+def _index_file(path: str) -> FileResult:
+    try:
+        records = read_sheets(path, strict=_worker["strict"])
+    except ParseError as error:
+        # Every file is read before the run decides: one run names every bad file.
+        return path, [], [], error
     packed = [analyze_record(record) for record in records]
     if records and _worker["sink"] is None:
         _worker["sink"] = engine.SegmentSink(_worker["directory"])
     for record, terms in zip(records, packed, strict=True):
         _worker["sink"].add(record, terms)
-    return path, records, packed
+    return path, records, packed, None
 
 
 def _finish_worker(_: int) -> Any:
@@ -215,9 +227,7 @@ class _Workers:
                 processes, initializer=_init_worker, initargs=(str(directory), strict, barrier)
             )
 
-    def run(
-        self, paths: Sequence[str]
-    ) -> Iterator[tuple[str, list[SheetRecord], list[AnalyzedSheet]]]:
+    def run(self, paths: Sequence[str]) -> Iterator[FileResult]:
         if self.pool is None:
             yield from map(_index_file, paths)
         else:
@@ -245,12 +255,15 @@ def build_index(
     *,
     rebuild: bool = False,
     strict: bool = False,
+    keep_going: bool = False,
     progress: Progress | None = None,
     processes: int | None = None,
 ) -> BuildReport:
     """Add or replace the sheets of ``paths`` in the index at ``index_dir``.
 
-    ``rebuild`` starts from an empty index. Raises ParseError (and its subclasses) for an
+    ``rebuild`` starts from an empty index. Every file is read before the run decides: files
+    that cannot be read are all named at once (``ParseErrors``) and nothing changes, unless
+    ``keep_going``, which indexes the others and lists the bad ones in the report. Raises ParseError (and its subclasses) for an
     unreadable dump and IndexVersionError/IndexCorruptError for an index that cannot be
     updated; the previous index is untouched in every failure.
     """
@@ -261,7 +274,9 @@ def build_index(
     processes = processes or os.cpu_count() or 1
     store.check_index_location(directory)
     with writer_lock(directory):
-        return _build_locked(directory, given, files, rebuild, strict, progress, processes, started)
+        return _build_locked(
+            directory, given, files, rebuild, strict, keep_going, progress, processes, started
+        )
 
 
 def _build_locked(
@@ -270,6 +285,7 @@ def _build_locked(
     files: Sequence[Path],
     rebuild: bool,
     strict: bool,
+    keep_going: bool,
     progress: Progress | None,
     processes: int,
     started: float,
@@ -319,6 +335,7 @@ def _build_locked(
             gone,
             skipped,
             strict,
+            keep_going,
             progress,
             processes,
             started,
@@ -419,6 +436,7 @@ def _build_in(
     gone: Sequence[str],
     skipped: int,
     strict: bool,
+    keep_going: bool,
     progress: Progress | None,
     processes: int,
     started: float,
@@ -437,6 +455,7 @@ def _build_in(
     for path in gone:
         contents.drop(path)
     in_old_index = set(contents.records)
+    failed: list[ParseError] = []
 
     # Errors reading the copied Whoosh files mean the previous index is damaged.
     damaged = engine.reading(directory) if previous is not None else contextlib.nullcontext()
@@ -445,10 +464,15 @@ def _build_in(
         try:
             if progress:
                 progress(0, len(changed))
-            for done, (path, records, analyzed) in enumerate(workers.run(changed), start=1):
-                contents.take(path, hashes[path], records, analyzed)
+            for done, (path, records, analyzed, error) in enumerate(workers.run(changed), start=1):
+                if error is not None:
+                    failed.append(error)
+                else:
+                    contents.take(path, hashes[path], records, analyzed)
                 if progress:
                     progress(done, len(changed))
+            if failed and not keep_going:
+                raise ParseErrors(failed)
             segments = workers.finish()
         finally:
             workers.close()
@@ -476,6 +500,7 @@ def _build_in(
         len(ordered),
         contents.warnings,
         time.perf_counter() - started,
+        tuple(str(error) for error in failed),
     )
 
 

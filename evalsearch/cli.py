@@ -23,6 +23,7 @@ from evalsearch.records import ITEM_LABELS
 
 if TYPE_CHECKING:
     from evalsearch.handle import Index
+    from evalsearch.records import SheetRecord
 
 app = typer.Typer(
     cls=JapaneseGroup,
@@ -108,6 +109,11 @@ BomOption = Annotated[
 ]
 
 
+KeepGoingOption = typer.Option(
+    "--keep-going", help="読めないファイルがあっても、読めたファイルで続ける（読めないものは一覧）"
+)
+
+
 class ParseFormat(StrEnum):
     json = "json"
     jsonl = "jsonl"
@@ -127,11 +133,26 @@ def parse(
     strict: Annotated[
         bool, typer.Option("--strict", help="警告もエラーとして扱い、終了コード1で止める")
     ] = False,
+    keep_going: Annotated[bool, KeepGoingOption] = False,
 ) -> None:
-    """テキストダンプを読み取り、構造化したレコードを出力する。"""
-    from evalsearch.parse import parse_paths
+    """テキストダンプを読み取り、構造化したレコードを出力する（文字コードは自動で判定）。"""
+    from evalsearch.parse import parse_files
 
-    records = list(parse_paths(files, strict=strict))
+    records: list[SheetRecord] = []
+    failed: list[EvalSearchError] = []
+    for outcome in parse_files(files, strict=strict, keep_going=True):
+        if outcome.error is not None:
+            failed.append(outcome.error)
+            continue
+        records.extend(outcome.records)
+        if output_format is ParseFormat.table:
+            stderr.print(
+                f"読み込み: {outcome.path}（{outcome.encoding_label}、{len(outcome.records)}シート）",
+                markup=False,
+                highlight=False,
+            )
+    if failed and not keep_going:
+        _report_failures(failed, keep_going)  # no partial output: fix the files, or --keep-going
     if output_format is ParseFormat.table:
         from evalsearch.display import records_table
 
@@ -139,12 +160,29 @@ def parse(
         for record in records:
             for warning in record.warnings:
                 stderr.print(f"警告: {record.id}: {warning}", markup=False, highlight=False)
-        return
-    if output_format is ParseFormat.jsonl:
+    elif output_format is ParseFormat.jsonl:
         for record in records:
             typer.echo(json.dumps(record.to_dict(), ensure_ascii=False))
-        return
-    typer.echo(json.dumps([record.to_dict() for record in records], ensure_ascii=False, indent=2))
+    else:
+        typer.echo(
+            json.dumps([record.to_dict() for record in records], ensure_ascii=False, indent=2)
+        )
+    _report_failures(failed, keep_going)
+
+
+def _report_failures(failed: Sequence[EvalSearchError], keep_going: bool) -> None:
+    """Every bad file by name; exit 1 unless --keep-going."""
+    for error in failed:
+        stderr.print(
+            f"{'警告' if keep_going else 'エラー'}: {error}", markup=False, highlight=False
+        )
+    if failed and not keep_going:
+        stderr.print(
+            f"{len(failed)}個のファイルを読めませんでした（読めたファイルだけで続けるには --keep-going）。",
+            markup=False,
+            highlight=False,
+        )
+        raise typer.Exit(code=1)
 
 
 # --- index / search / show -----------------------------------------------------------------
@@ -164,6 +202,7 @@ def index_command(
         bool,
         typer.Option("--strict", help="読み取りの警告もエラーとして扱い、索引を変えずに止める"),
     ] = False,
+    keep_going: Annotated[bool, KeepGoingOption] = False,
 ) -> None:
     """シートを読み取って索引に追加・置換する（変更のないファイルは飛ばす）。"""
     from evalsearch.build import build_index
@@ -184,9 +223,16 @@ def index_command(
             def progress(done: int, total: int) -> None:
                 bar.update(task, completed=done, total=total)
 
-            report = build_index(paths, index, rebuild=rebuild, strict=strict, progress=progress)
+            report = build_index(
+                paths,
+                index,
+                rebuild=rebuild,
+                strict=strict,
+                keep_going=keep_going,
+                progress=progress,
+            )
     else:
-        report = build_index(paths, index, rebuild=rebuild, strict=strict)
+        report = build_index(paths, index, rebuild=rebuild, strict=strict, keep_going=keep_going)
     stdout.print(
         f"索引 {report.index_dir} を更新しました: "
         f"ファイル 追加{report.files_added}・置換{report.files_replaced}・"
@@ -196,6 +242,8 @@ def index_command(
         markup=False,
         highlight=False,
     )
+    for failure in report.failed:
+        stderr.print(f"警告: 索引に入れなかったファイル: {failure}", markup=False, highlight=False)
     if report.warnings:
         stderr.print(
             f"警告: 読み取りの警告が{report.warnings}件あります"
