@@ -387,23 +387,42 @@ Expansions = Mapping[str, Sequence[tuple[tuple[str, ...], float]]]
 """Query term -> (expansion terms, weight below 1) pairs: synonyms found by the caller."""
 
 
-Known = Callable[[str, str], bool]
-"""``known(fieldname, term)``: whether any document holds the term in that field."""
+@dataclass(frozen=True)
+class Vocabulary:
+    """What compiling a query may ask of the index: how many sheets hold a term."""
+
+    frequency: Callable[[str, str], int]
+    """``frequency(fieldname, term)``: the number of sheets holding the term in that field."""
+    documents: int
+
+    def known(self, fieldname: str, term: str) -> bool:
+        return self.frequency(fieldname, term) > 0
+
+    def idf(self, fieldname: str, term: str) -> float:
+        """BM25's inverse document frequency of the term."""
+        df = self.frequency(fieldname, term)
+        return math.log(1 + (self.documents - df + 0.5) / (df + 0.5))
+
+
+EVERY_TERM = Vocabulary(frequency=lambda fieldname, term: 1, documents=1)
+"""A vocabulary that knows every term (compiling without an index, as tests do)."""
 
 PART_WEIGHT = 0.5
 """Weight of a compound's parts when the compound itself is in no sheet (移住者 → 移住)."""
 
 
-def _always(fieldname: str, term: str) -> bool:
-    return True
-
-
 def _word_query(
-    fieldname: str, word: QueryWord, expansions: Expansions, known: Known
+    fieldname: str, word: QueryWord, expansions: Expansions, vocabulary: Vocabulary
 ) -> Any | None:
     """The word, its sub-compound and its synonyms as alternatives; None when the index holds
     none of them. A compound found nowhere falls back to its parts of two or more characters
-    (移住者 → 移住), weighted below the word."""
+    (移住者 → 移住), weighted below the word.
+
+    A synonym rarer than the word would outscore it (BM25 rewards rare terms): 統合 is in half
+    the sheets, its synonym 集約 in a few, all about 農地の集約. As Lucene's SynonymQuery
+    scores a synonym with the word's statistics, a synonym's weight is scaled by the word's
+    idf over its own, so it never counts more than the word it stands for."""
+    known = vocabulary.known
     options: list[Any] = []
     if known(fieldname, word.term):
         options.append(wq.Term(fieldname, word.term))
@@ -414,10 +433,13 @@ def _word_query(
         inside = subcompound_term(word.parts)
         if known(fieldname, inside):
             options.append(wq.Term(fieldname, inside))
+    word_idf = vocabulary.idf(fieldname, word.term) if known(fieldname, word.term) else None
     for terms, weight in expansions.get(word.term, ()):
         if not all(known(fieldname, term) for term in terms):
             continue
         if len(terms) == 1:
+            if word_idf is not None:
+                weight *= min(1.0, word_idf / vocabulary.idf(fieldname, terms[0]))
             options.append(wq.Term(fieldname, terms[0], boost=weight))
         else:
             options.append(
@@ -457,12 +479,12 @@ def _clause_query(
     default_field: str,
     ranking: Ranking,
     expansions: Expansions,
-    known: Known = _always,
+    vocabulary: Vocabulary = EVERY_TERM,
 ) -> Any:
     """A clause's words; words found in no sheet do not count towards the minimum to match
     (nothing could match them), so 移住者を増やす取組み still finds the sheets on 移住."""
     fieldname = passage_field(clause.field) if clause.field else default_field
-    found = [_word_query(fieldname, word, expansions, known) for word in clause.words]
+    found = [_word_query(fieldname, word, expansions, vocabulary) for word in clause.words]
     if clause.phrase:
         if any(word is None for word in found):
             return wq.NullQuery
@@ -485,7 +507,7 @@ def compile_query(
     default_label: str | None = None,
     ranking: Ranking = DEFAULT_RANKING,
     expansions: Expansions | None = None,
-    known: Known = _always,
+    vocabulary: Vocabulary = EVERY_TERM,
 ) -> Any:
     """The Whoosh query of the positive part of a parsed query (exclusions: ``_excluded``)."""
     default_field = passage_field(default_label) if default_label else COMBINED_FIELD
@@ -495,7 +517,7 @@ def compile_query(
     boosts: list[Any] = []
     for alternatives in parsed.required:
         options = [
-            _clause_query(clause, default_field, ranking, expansions, known)
+            _clause_query(clause, default_field, ranking, expansions, vocabulary)
             for clause in alternatives
         ]
         group = options[0] if len(options) == 1 else wq.Or(options)
@@ -503,7 +525,7 @@ def compile_query(
         (required if explicit else optional).append(group)
         if default_label is None:
             boosts.extend(
-                _clause_query(clause, passage_field("事業名"), ranking, expansions, known)
+                _clause_query(clause, passage_field("事業名"), ranking, expansions, vocabulary)
                 for clause in alternatives
                 if clause.field is None
             )
@@ -649,12 +671,10 @@ class Engine:
     ) -> QueryOutcome:
         searcher = self.searcher()
 
-        def known(fieldname: str, term: str) -> bool:
-            return bool(searcher.doc_frequency(fieldname, term))
-
+        vocabulary = Vocabulary(searcher.doc_frequency, searcher.doc_count_all())
         labels = default_label if isinstance(default_label, tuple) else (default_label,)
         query = _any_of(
-            [compile_query(parsed, label, ranking, expansions, known) for label in labels]
+            [compile_query(parsed, label, ranking, expansions, vocabulary) for label in labels]
         )
         filter_query = compile_filter(filters)
         if filter_query is not None:
