@@ -40,6 +40,7 @@ from evalsearch.errors import (
     StrictModeError,
     os_error,
 )
+from evalsearch.forms import item_labels
 from evalsearch.readers.sources import TABLE_SUFFIXES
 from evalsearch.records import SheetRecord
 from evalsearch.similarity import SimilarityModel
@@ -130,7 +131,8 @@ def file_hash(path: Path) -> str:
 
 def analyze_record(record: SheetRecord) -> AnalyzedSheet:
     """Every passage of ``record`` analysed once (terms are plain tuples, cheap to pipe)."""
-    return {label: analyze(text) for label, text in record.searchable_texts().items()}
+    texts = record.searchable_texts(item_labels(record.form))
+    return {label: analyze(text) for label, text in texts.items()}
 
 
 def _no_gc_pauses() -> None:

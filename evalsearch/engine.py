@@ -33,6 +33,7 @@ from whoosh import query as wq
 from whoosh.writing import SegmentWriter
 
 from evalsearch.analysis import QueryWord, Term
+from evalsearch.forms import item_labels
 from evalsearch.query import Clause, ParsedQuery
 from evalsearch.records import SheetRecord
 from evalsearch.store import corrupt
@@ -198,7 +199,7 @@ def make_schema() -> wfields.Schema:
 
 def document(record: SheetRecord, analyzed: Mapping[str, Sequence[Term]]) -> dict[str, Any]:
     """The Whoosh document of one sheet from its already analysed passages."""
-    passages = record.searchable_texts()
+    passages = record.searchable_texts(item_labels(record.form))
     doc: dict[str, Any] = {
         "key": record.key,
         "id": record.id,

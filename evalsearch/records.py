@@ -321,11 +321,14 @@ class SheetRecord:
         texts["事業名"] = self.project_name
         return texts
 
-    def answer_summary(self) -> str:
+    def answer_summary(self, item_labels: Mapping[str, str] | None = None) -> str:
         """The ticked answers, 見直し状況 and 今後の方向性 as words, so free text finds them
-        (「終期」「改善に至っていない」「見直し余地がある」 …); indexed as the passage 回答."""
+        (「終期」「改善に至っていない」「人件費の削減余地 削減余地がある」 …); indexed as the
+        passage 回答. ``item_labels`` (the form profile's short item labels) say what each
+        answer is about: 「削減余地がある」 alone does not tell 事業費 from 人件費."""
+        labels = item_labels or {}
         lines = [
-            f"{key} {assessment.answer}"
+            " ".join(part for part in (key, labels.get(key, ""), assessment.answer) if part)
             for key, assessment in self.assessments.items()
             if assessment.answer
         ]
@@ -340,9 +343,9 @@ class SheetRecord:
             lines.append(f"終期 {direction.end_fiscal_year}年度")
         return "\n".join(lines)
 
-    def searchable_texts(self) -> dict[str, str]:
+    def searchable_texts(self, item_labels: Mapping[str, str] | None = None) -> dict[str, str]:
         """``passages()`` and the answer summary (label ``ANSWER_LABEL``): what is indexed."""
-        return {**self.passages(), ANSWER_LABEL: self.answer_summary()}
+        return {**self.passages(), ANSWER_LABEL: self.answer_summary(item_labels)}
 
 
 ANSWER_LABEL = "回答"

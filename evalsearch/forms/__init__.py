@@ -786,3 +786,12 @@ def get_profile(profile_id: str) -> FormProfile:
         f"様式「{profile_id}」はありません。使える様式: {known}。自分の市の様式は"
         f"環境変数 {ENV_VAR} のディレクトリに *.toml で置いてください"
     )
+
+
+@functools.cache
+def item_labels(form: str) -> dict[str, str]:
+    """The short labels of a form's check items by key (empty for a form no profile has)."""
+    try:
+        return {item.key: item.label for item in get_profile(form).items}
+    except FormProfileError:
+        return {}
