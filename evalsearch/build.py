@@ -150,25 +150,38 @@ def _no_gc_pauses() -> None:
 _worker: dict[str, Any] = {}
 
 
-def _init_worker(whoosh_parent: str, strict: bool, barrier: Any) -> None:
+@dataclass(frozen=True)
+class ReadOptions:
+    """How every file of a run is read."""
+
+    strict: bool = False
+    """A reading warning is an error."""
+    form: str | None = None
+    """The form profile id every file is read with (``--form``); None picks one per file."""
+
+
+def _init_worker(whoosh_parent: str, options: ReadOptions, barrier: Any) -> None:
     _quiet_worker()
     _no_gc_pauses()
     _worker.clear()
-    _worker.update(directory=Path(whoosh_parent), strict=strict, barrier=barrier, sink=None)
+    _worker.update(directory=Path(whoosh_parent), options=options, barrier=barrier, sink=None)
 
 
-def read_sheets(path: str, *, strict: bool) -> list[SheetRecord]:
-    """The sheets of one file: a collection table through its form profile, else a dump."""
-    if Path(path).suffix.lower() in TABLE_SUFFIXES:
+def read_sheets(path: str, options: ReadOptions) -> list[SheetRecord]:
+    """The sheets of one file: through the profile ``options.form`` names, else a collection
+    table through the profile its headers match, else a dump in the 根室 form."""
+    if options.form is not None or Path(path).suffix.lower() in TABLE_SUFFIXES:
+        from evalsearch.forms import get_profile
         from evalsearch.readers import read_table
 
-        result = read_table(path)
-        if strict and result.warnings:
+        profile = get_profile(options.form) if options.form is not None else None
+        result = read_table(path, profile)
+        if options.strict and result.warnings:
             raise StrictModeError(f"警告があります（--strict）: {result.warnings[0]}", file=path)
         return list(result.records)
     from evalsearch.parse import parse_paths
 
-    return list(parse_paths([path], strict=strict))
+    return list(parse_paths([path], strict=options.strict))
 
 
 FileResult = tuple[str, list[SheetRecord], list[AnalyzedSheet], ParseError | None]
@@ -177,7 +190,7 @@ FileResult = tuple[str, list[SheetRecord], list[AnalyzedSheet], ParseError | Non
 
 def _index_file(path: str) -> FileResult:
     try:
-        records = read_sheets(path, strict=_worker["strict"])
+        records = read_sheets(path, _worker["options"])
     except ParseError as error:
         # Every file is read before the run decides: one run names every bad file.
         return path, [], [], error
@@ -216,17 +229,17 @@ def _quiet_worker() -> None:
 class _Workers:
     """Runs ``_index_file`` over files in a process pool (or in-process for one worker)."""
 
-    def __init__(self, directory: Path, strict: bool, processes: int) -> None:
+    def __init__(self, directory: Path, options: ReadOptions, processes: int) -> None:
         self.processes = processes
         if processes <= 1:
-            _init_worker(str(directory), strict, None)
+            _init_worker(str(directory), options, None)
             self.pool = None
         else:
             # fork: workers start in milliseconds and build their own Sudachi tokenizer.
             context = multiprocessing.get_context("fork")
             barrier = context.Barrier(processes)
             self.pool = context.Pool(
-                processes, initializer=_init_worker, initargs=(str(directory), strict, barrier)
+                processes, initializer=_init_worker, initargs=(str(directory), options, barrier)
             )
 
     def run(self, paths: Sequence[str]) -> Iterator[FileResult]:
@@ -257,6 +270,7 @@ def build_index(
     *,
     rebuild: bool = False,
     strict: bool = False,
+    form: str | None = None,
     keep_going: bool = False,
     progress: Progress | None = None,
     processes: int | None = None,
@@ -275,9 +289,21 @@ def build_index(
     files = expand_paths(given)
     processes = processes or os.cpu_count() or 1
     store.check_index_location(directory)
+    if form is not None:
+        from evalsearch.forms import get_profile
+
+        get_profile(form)  # an unknown id fails now, whatever the files
     with writer_lock(directory):
         return _build_locked(
-            directory, given, files, rebuild, strict, keep_going, progress, processes, started
+            directory,
+            given,
+            files,
+            rebuild,
+            ReadOptions(strict=strict, form=form),
+            keep_going,
+            progress,
+            processes,
+            started,
         )
 
 
@@ -286,7 +312,7 @@ def _build_locked(
     paths: Sequence[Path],
     files: Sequence[Path],
     rebuild: bool,
-    strict: bool,
+    options: ReadOptions,
     keep_going: bool,
     progress: Progress | None,
     processes: int,
@@ -298,8 +324,13 @@ def _build_locked(
     old_files: dict[str, SourceFile] = dict(previous.files) if previous else {}
 
     hashes = {str(path): file_hash(path) for path in files}
+    # A file read through another form than last time is read again.
     changed = [
-        key for key in hashes if key not in old_files or old_files[key].sha256 != hashes[key]
+        key
+        for key in hashes
+        if key not in old_files
+        or old_files[key].sha256 != hashes[key]
+        or old_files[key].form != options.form
     ]
     skipped = len(hashes) - len(changed)
     gone = _gone_files(old_files, hashes, paths)
@@ -336,7 +367,7 @@ def _build_locked(
             changed,
             gone,
             skipped,
-            strict,
+            options,
             keep_going,
             progress,
             processes,
@@ -361,6 +392,7 @@ class _Contents:
     analyzed: dict[str, AnalyzedSheet]
     files: dict[str, SourceFile]
     reparsed: frozenset[str] = frozenset()  # files this run parses again
+    form: str | None = None  # the profile every file is forced through (--form)
     owner: dict[str, str] = field(default_factory=dict)  # record key -> file
     seen: dict[str, str] = field(default_factory=dict)  # keys (re)indexed by this run -> file
     removed: set[str] = field(default_factory=set)
@@ -414,7 +446,7 @@ class _Contents:
                 # The sheet moved to another file: the old file no longer owns it.
                 entry = self.files[other]
                 self.files[other] = SourceFile(
-                    entry.sha256, tuple(k for k in entry.keys if k != key)
+                    entry.sha256, tuple(k for k in entry.keys if k != key), entry.form
                 )
             self.records[key] = record
             self.analyzed[key] = terms
@@ -425,7 +457,7 @@ class _Contents:
             if self.owner.get(key) == path:
                 del self.records[key], self.analyzed[key], self.owner[key]
                 self.removed.add(key)
-        self.files[path] = SourceFile(sha256, tuple(new_keys))
+        self.files[path] = SourceFile(sha256, tuple(new_keys), self.form)
 
 
 def _build_in(
@@ -437,7 +469,7 @@ def _build_in(
     changed: Sequence[str],
     gone: Sequence[str],
     skipped: int,
-    strict: bool,
+    options: ReadOptions,
     keep_going: bool,
     progress: Progress | None,
     processes: int,
@@ -450,10 +482,11 @@ def _build_in(
             dict(store.iter_terms(directory)),
             dict(old_files),
             reparsed=frozenset(changed),
+            form=options.form,
         )
     else:
         engine.create(staging)
-        contents = _Contents({}, {}, {})
+        contents = _Contents({}, {}, {}, form=options.form)
     for path in gone:
         contents.drop(path)
     in_old_index = set(contents.records)
@@ -462,7 +495,7 @@ def _build_in(
     # Errors reading the copied Whoosh files mean the previous index is damaged.
     damaged = engine.reading(directory) if previous is not None else contextlib.nullcontext()
     with damaged:
-        workers = _Workers(staging, strict, max(1, min(processes, len(changed))))
+        workers = _Workers(staging, options, max(1, min(processes, len(changed))))
         try:
             if progress:
                 progress(0, len(changed))

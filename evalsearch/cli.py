@@ -202,6 +202,13 @@ def index_command(
         bool,
         typer.Option("--strict", help="読み取りの警告もエラーとして扱い、索引を変えずに止める"),
     ] = False,
+    form: Annotated[
+        str | None,
+        typer.Option(
+            "--form",
+            help="すべてのファイルをこの様式で読む（例: ofunato。`evalsearch forms` で一覧）",
+        ),
+    ] = None,
     keep_going: Annotated[bool, KeepGoingOption] = False,
 ) -> None:
     """シートを読み取って索引に追加・置換する（変更のないファイルは飛ばす）。"""
@@ -228,11 +235,14 @@ def index_command(
                 index,
                 rebuild=rebuild,
                 strict=strict,
+                form=form,
                 keep_going=keep_going,
                 progress=progress,
             )
     else:
-        report = build_index(paths, index, rebuild=rebuild, strict=strict, keep_going=keep_going)
+        report = build_index(
+            paths, index, rebuild=rebuild, strict=strict, form=form, keep_going=keep_going
+        )
     stdout.print(
         f"索引 {report.index_dir} を更新しました: "
         f"ファイル 追加{report.files_added}・置換{report.files_replaced}・"
@@ -616,6 +626,55 @@ def report_command(
         else:
             path = write_report(build_candidates_report(ix, year=year, min_score=min_score), out)
     stdout.print(f"報告書を書き出しました: {path.resolve()}", markup=False, highlight=False)
+
+
+# --- forms -----------------------------------------------------------------------------------
+
+forms_app = typer.Typer(
+    cls=JapaneseGroup,
+    add_completion=False,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(forms_app, name="forms")
+
+
+@forms_app.callback(invoke_without_command=True)
+@reports_errors
+def forms_command(context: typer.Context) -> None:
+    """様式プロファイル（市ごとの評価シートの様式）を一覧し、確かめる。
+
+    付属の様式と、環境変数 EVALSEARCH_FORMS のディレクトリの様式を一覧する。
+    """
+    if context.invoked_subcommand is not None:
+        return
+    from evalsearch.forms import list_profiles
+
+    for profile in list_profiles():
+        reader = "テキストダンプ" if profile.reader == "text_dump" else "表（.xlsx・.csv）"
+        stdout.print(
+            f"{profile.id}\t{profile.municipality}\t{profile.name}（{reader}、設問 "
+            f"{'・'.join(item.key for item in profile.items)}）\t{profile.source}",
+            markup=False,
+            highlight=False,
+        )
+
+
+@forms_app.command("check", cls=JapaneseCommand)
+@reports_errors
+def forms_check_command(
+    file: Annotated[Path, typer.Argument(help="確かめる様式プロファイル（.toml）")],
+) -> None:
+    """様式プロファイルを確かめる。誤りがあればキーと行を示して終了コード 1。"""
+    from evalsearch.forms import check_profile
+
+    profile = check_profile(file)
+    stdout.print(
+        f"{file}: 様式「{profile.id}」（{profile.municipality}）は正しく読めます"
+        f"（設問 {len(profile.items)}、記述 {len(profile.passages)}）。",
+        markup=False,
+        highlight=False,
+    )
 
 
 def main() -> None:

@@ -122,17 +122,19 @@ class Fingerprint:
 
 @dataclass(frozen=True)
 class SourceFile:
-    """An indexed source file: its content hash and the keys of the sheets it gave."""
+    """An indexed source file: its content hash, the keys of the sheets it gave, and the form
+    profile it was forced through (``--form``; None when chosen per file)."""
 
     sha256: str
     keys: tuple[str, ...]
+    form: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"sha256": self.sha256, "keys": list(self.keys)}
+        return {"sha256": self.sha256, "keys": list(self.keys), "form": self.form}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SourceFile:
-        return cls(str(data["sha256"]), tuple(data.get("keys") or ()))
+        return cls(str(data["sha256"]), tuple(data.get("keys") or ()), data.get("form"))
 
 
 @dataclass(frozen=True)

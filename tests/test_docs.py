@@ -76,8 +76,8 @@ def test_help_is_japanese(command: str) -> None:
     assert entries, result.stdout
     for entry in entries:
         assert JAPANESE.search(entry.split(">", 1)[-1]), entry
-    # ... every command but parse works on an index and says where it is ...
-    if command != "parse":
+    # ... every command but parse and forms works on an index and says where it is ...
+    if command not in ("parse", "forms"):
         assert re.search(r"--index <[^>]+>", result.stdout), result.stdout
         squeezed = re.sub(r"\s+", "", result.stdout)
         assert "索引ディレクトリ（既定:環境変数EVALSEARCH_INDEX" in squeezed
