@@ -19,19 +19,22 @@ demo: $(STAMP)
 	$(BIN)/evalsearch parse corpus/ --format table
 	$(BIN)/evalsearch index corpus/ --index $(INDEX) --rebuild
 	$(BIN)/evalsearch search 技能実習生 --index $(INDEX)
-	$(BIN)/evalsearch search 取り組み --index $(INDEX) --field ア
-	$(BIN)/evalsearch search 統合 --index $(INDEX) --field オ
+	$(BIN)/evalsearch search 高齢者 見守り --index $(INDEX) --limit 5
+	$(BIN)/evalsearch search 負担 --field 受益者負担 --index $(INDEX) --limit 5
 	$(BIN)/evalsearch similar 12276 --index $(INDEX)
-	$(BIN)/evalsearch candidates --index $(INDEX)
-	$(BIN)/evalsearch report --candidates --index $(INDEX) --out reports/candidates.html
+	$(BIN)/evalsearch candidates --municipality 根室市 --index $(INDEX)
+	$(BIN)/evalsearch candidates --municipality 大船渡市 --index $(INDEX) --limit 10
+	$(BIN)/evalsearch report --candidates --municipality 大船渡市 --index $(INDEX) --out reports/candidates.html
 
-# The HTML report test renders the report in a real browser (Debian's chromium).
+# The HTML report test renders the report in a real browser (Debian's chromium) with a Japanese
+# font (fonts-noto-cjk): without the font every kanji is an empty box and that test fails.
 BROWSER := /usr/bin/chromium
-$(BROWSER):
-	-apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null \
-		|| echo "警告: chromium を導入できません。HTML レポートのブラウザ確認テストはスキップされます"
+CJK_FONT := /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc
+$(BROWSER) $(CJK_FONT) &:
+	-apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null \
+		|| echo "警告: chromium と日本語フォント（fonts-noto-cjk）を導入できません。chromium がなければ HTML レポートのブラウザ確認テストはスキップされます"
 
-test: $(STAMP) $(BROWSER)
+test: $(STAMP) $(BROWSER) $(CJK_FONT)
 	$(BIN)/pytest -q
 
 lint: $(STAMP)

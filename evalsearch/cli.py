@@ -538,6 +538,10 @@ def candidates_command(
         int | None,
         typer.Option("--year", help="この年度のシートだけを見る" + YEAR_HELP, parser=_fiscal_year),
     ] = None,
+    municipality: Annotated[
+        str | None,
+        typer.Option("--municipality", help="この自治体のシートだけを見る（例: 大船渡市）"),
+    ] = None,
     min_score: Annotated[
         float,
         typer.Option("--min-score", min=0.0, max=1.0, help="この値以上のスコアの組み合わせを出す"),
@@ -553,7 +557,9 @@ def candidates_command(
 ) -> None:
     """統合・振替を検討すべき事業の組み合わせを、理由つきでスコアの高い順に出す。"""
     with _open(index) as ix:
-        result = ix.candidates(year=year, min_score=min_score, limit=limit)
+        result = ix.candidates(
+            year=year, municipality=municipality, min_score=min_score, limit=limit
+        )
     if output_format is TableJsonCsv.json:
         for piece in result.iter_json():
             typer.echo(piece, nl=False)
@@ -587,6 +593,10 @@ def report_command(
         typer.Option(
             "--year", help="対象年度（--project では事業の年度）" + YEAR_HELP, parser=_fiscal_year
         ),
+    ] = None,
+    municipality: Annotated[
+        str | None,
+        typer.Option("--municipality", help="--candidates でこの自治体のシートだけを見る"),
     ] = None,
     min_score: Annotated[
         float, typer.Option("--min-score", min=0.0, max=1.0, help="--candidates で載せる最低スコア")
@@ -624,7 +634,10 @@ def report_command(
         elif project is not None:
             path = write_report(build_project_report(ix, project, year=year, limit=limit), out)
         else:
-            path = write_report(build_candidates_report(ix, year=year, min_score=min_score), out)
+            report = build_candidates_report(
+                ix, year=year, municipality=municipality, min_score=min_score
+            )
+            path = write_report(report, out)
     stdout.print(f"報告書を書き出しました: {path.resolve()}", markup=False, highlight=False)
 
 
