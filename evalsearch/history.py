@@ -10,7 +10,8 @@ Pure functions over ``SheetRecord``; no index I/O.
 Change classes (``CHANGE_KINDS``), decided in this order, cheapest first:
 
 ``same``
-    equal after NFKC and removing all whitespace (full-width and half-width agree);
+    equal after folding width and removing all whitespace (full-width and half-width agree;
+    other compatibility characters such as ①②, ㈱ and ㎡ are kept: ``normalise``);
 ``numbers``
     equal once every number is masked (digits, 令和元, kanji numerals before a counter);
 ``edited``
@@ -84,9 +85,28 @@ _NUMBER = re.compile(
 )
 
 
+def _width_table() -> dict[int, str]:
+    table = {
+        code: unicodedata.normalize("NFKC", chr(code))
+        for code in (0x3000, *range(0xFF00, 0xFFF0))
+        if unicodedata.decomposition(chr(code)).startswith(("<wide>", "<narrow>"))
+    }
+    table.update({ord(square): era for square, era in _ERA_SQUARES.items()})
+    return table
+
+
+_ERA_SQUARES = {"㋿": "令和", "㍻": "平成", "㍼": "昭和", "㍽": "大正", "㍾": "明治"}
+_WIDTH = _width_table()
+"""Full-width and half-width forms (ＡＢＣ１２３（）％, ｶﾀｶﾅ) to their ordinary forms, and the era
+squares (㍻) spelled out. Not NFKC: NFKC also turns the circled numbers that number the items
+of a list (①②, common in 大船渡市's reasons) into plain digits, which a diff would then quote as
+「1について」 and ``mask_numbers`` would take for figures, and ㎡ into m2."""
+
+
 def normalise(text: str) -> str:
-    """NFKC with every whitespace character removed: what ``same`` compares."""
-    return _WHITESPACE.sub("", unicodedata.normalize("NFKC", text))
+    """Width folded (``_WIDTH``, then NFC), every whitespace character removed: what ``same``
+    compares and what diffs show."""
+    return _WHITESPACE.sub("", unicodedata.normalize("NFC", text.translate(_WIDTH)))
 
 
 def mask_numbers(normalised: str) -> str:
