@@ -62,8 +62,15 @@ phrase-sized spans; Japanese rewrites otherwise share scattered particles (の�
 
 REVIEW_KEY = "見直し"
 OUTLOOK_KEY = "動向"
-PASSAGE_TITLES: Mapping[str, str] = {REVIEW_KEY: "見直しの内容", OUTLOOK_KEY: "今後の動向"}
-"""Labels of the two fixed passages; assessment items and ``texts`` keys are their own label."""
+ACTIVITIES_KEY = "活動"
+INTENT_KEY = "意図"
+PASSAGE_TITLES: Mapping[str, str] = {
+    REVIEW_KEY: "見直しの内容",
+    OUTLOOK_KEY: "今後の動向",
+    ACTIVITIES_KEY: "活動内容",
+    INTENT_KEY: "意図",
+}
+"""Labels of the fixed passages; assessment items and ``texts`` keys are their own label."""
 
 DiffOp = Literal["equal", "insert", "delete", "replace"]
 
@@ -367,10 +374,13 @@ def stale_references(record: SheetRecord) -> tuple[StaleReference, ...]:
 
 
 def item_texts(record: SheetRecord) -> dict[str, str]:
-    """Every compared passage by key: assessment items in form order, 見直し, 動向, ``texts``."""
+    """Every compared passage by key: assessment items in form order, 見直し, 動向, 活動, 意図,
+    ``texts``."""
     out = {key: assessment.reason for key, assessment in record.assessments.items()}
     out.setdefault(REVIEW_KEY, record.review_content)
     out.setdefault(OUTLOOK_KEY, record.outlook_needs)
+    out.setdefault(ACTIVITIES_KEY, record.activities)
+    out.setdefault(INTENT_KEY, record.intent)
     for key, text in record.texts.items():
         out.setdefault(key, text)
     return out
@@ -385,7 +395,7 @@ def _item_keys(records: Sequence[SheetRecord]) -> list[str]:
     keys: dict[str, None] = {}
     for record in records:
         keys.update(dict.fromkeys(record.assessments))
-    keys.update(dict.fromkeys((REVIEW_KEY, OUTLOOK_KEY)))
+    keys.update(dict.fromkeys((REVIEW_KEY, OUTLOOK_KEY, ACTIVITIES_KEY, INTENT_KEY)))
     for record in records:
         keys.update(dict.fromkeys(record.texts))
     return list(keys)

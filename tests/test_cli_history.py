@@ -291,6 +291,8 @@ def test_history_json_follows_the_contract(index_dir: Path) -> None:
         "カ",
         "見直し",
         "動向",
+        "活動",
+        "意図",
     ]
     assert item(data, "見直し")["label"] == "見直しの内容"
     assert [(t["from"], t["to"]) for t in item(data, "ア")["transitions"]] == [
@@ -320,6 +322,8 @@ def test_history_classifies_the_planted_changes(index_dir: Path) -> None:
         "カ": ["same", "same"],
         "見直し": ["rewritten", "same"],
         "動向": ["same", "same"],
+        "活動": ["same", "same"],
+        "意図": ["same", "same"],
     }
     numbers, edited = item(data, "ア")["transitions"]
     assert numbers["similarity"] == 1.0
@@ -357,9 +361,9 @@ def test_history_shows_the_rename(index_dir: Path) -> None:
 def test_history_table_marks_the_changed_spans(index_dir: Path) -> None:
     text = ok("history", "12770", "--index", str(index_dir))
     assert "12770 ベトナム交流協会補助事業　根室市　2023〜2025年度" in text
-    assert "2025年度の前年度から: 同文 7 / 一部修正 1" in text
-    assert "■ 2023→2024年度　同文 5 / 数値のみ 1 / 改稿 2" in text
-    assert "■ 2024→2025年度　同文 7 / 一部修正 1" in text
+    assert "2025年度の前年度から: 同文 9 / 一部修正 1" in text
+    assert "■ 2023→2024年度　同文 7 / 数値のみ 1 / 改稿 2" in text
+    assert "■ 2024→2025年度　同文 9 / 一部修正 1" in text
     assert "【ア】数値のみ" in text and "令和［5→6］年度は" in text and "約［70→82］名" in text
     assert "【オ】改稿（類似度 0." in text and "回答：ない → 一部ある" in text
     assert f"新：{MERGE_AFTER_TEXT}" in text
@@ -374,7 +378,7 @@ def test_history_markdown(index_dir: Path) -> None:
     text = ok("history", "12770", "--format", "md", "--index", str(index_dir))
     assert text.startswith(f"# 12770 {NEW_NAME}（根室市）\n")
     assert f"事業名の変更：2023年度 {OLD_NAME} → 2025年度 {NEW_NAME}" in text
-    assert "## 2023→2024年度の記述の変化（同文 5 / 数値のみ 1 / 改稿 2）" in text
+    assert "## 2023→2024年度の記述の変化（同文 7 / 数値のみ 1 / 改稿 2）" in text
     assert "令和~~5~~**6**年度は" in text and "約~~70~~**82**名" in text
     assert "~~親善~~" in text and "**一層**" in text
     assert "### 【オ】改稿" in text and f"- 新：{MERGE_AFTER_TEXT}" in text
@@ -461,7 +465,7 @@ def test_changes_json_follows_the_contract(index_dir: Path) -> None:
 
     copied = by_no["12276"]
     assert copied["copied"] is True and copied["previous_year"] == 2024
-    assert copied["changes"] == {"same": 8, "numbers": 0, "edited": 0, "rewritten": 0}
+    assert copied["changes"] == {"same": 10, "numbers": 0, "edited": 0, "rewritten": 0}
     assert copied["stale"] == [
         {
             "key": "ア",
@@ -475,7 +479,7 @@ def test_changes_json_follows_the_contract(index_dir: Path) -> None:
     event = by_no["12770"]
     assert event["copied"] is False and event["stale"] == []
     assert event["project_name"] == NEW_NAME
-    assert event["changes"] == {"same": 7, "numbers": 0, "edited": 1, "rewritten": 0}
+    assert event["changes"] == {"same": 9, "numbers": 0, "edited": 1, "rewritten": 0}
     assert event["direction_changed"] is True and event["answers_changed"] == []
 
     new = by_no["13001"]
@@ -490,7 +494,7 @@ def test_changes_of_the_year_before(index_dir: Path) -> None:
     assert by_no["12276"]["copied"] and by_no["12276"]["stale"][0]["latest_indicator_year"] == 2024
     event = by_no["12770"]
     assert event["previous_year"] == 2023 and not event["copied"]
-    assert event["changes"] == {"same": 5, "numbers": 1, "edited": 0, "rewritten": 2}
+    assert event["changes"] == {"same": 7, "numbers": 1, "edited": 0, "rewritten": 2}
     assert event["answers_changed"] == ["オ"] and event["direction_changed"] is False
     assert event["items"]["ア"] == "numbers" and event["items"]["見直し"] == "rewritten"
     assert "13001" not in by_no
@@ -519,8 +523,8 @@ def test_changes_table_lists_copies_and_stale_first(index_dir: Path) -> None:
         "12770",
         "13001",
     ]
-    assert "写し" in rows[0] and "1件" in rows[0] and "同8 数0 一0 改0" in rows[0]
-    assert "変更" in rows[3] and "同7 数0 一1 改0" in rows[3]
+    assert "写し" in rows[0] and "1件" in rows[0] and "同10 数0 一0 改0" in rows[0]
+    assert "変更" in rows[3] and "同9 数0 一1 改0" in rows[3]
     assert "前年度なし" in rows[4]
     assert f"12276【ア】2023年度の数値（指標は2025年度まで）：{STALE_SENTENCE}" in text
 
@@ -540,7 +544,7 @@ def test_changes_csv(index_dir: Path) -> None:
     first = dict(zip(rows[0], rows[1], strict=True))
     assert first["前年度の写し"] == "はい" and first["比較した年度"] == "2024"
     assert (first["同文"], first["数値のみ"], first["一部修正"], first["改稿"]) == (
-        "8",
+        "10",
         "0",
         "0",
         "0",
@@ -570,13 +574,13 @@ def test_changes_of_a_year_without_sheets(index_dir: Path) -> None:
 
 def test_show_prints_the_change_from_the_year_before(index_dir: Path) -> None:
     newest = ok("show", "12770", "--index", str(index_dir))
-    assert "前年度から: 同文 7 / 一部修正 1（`evalsearch history 12770` で詳しく）" in newest
+    assert "前年度から: 同文 9 / 一部修正 1（`evalsearch history 12770` で詳しく）" in newest
     middle = ok("show", "12770", "--year", "R6", "--index", str(index_dir))
-    assert "前年度から: 同文 5 / 数値のみ 1 / 改稿 2" in middle
+    assert "前年度から: 同文 7 / 数値のみ 1 / 改稿 2" in middle
     first = ok("show", "2023-12770", "--index", str(index_dir))
     assert "前年度から" not in first
     copied = ok("show", "12276", "--index", str(index_dir))
-    assert "前年度から: 同文 8（" in copied
+    assert "前年度から: 同文 10（" in copied
 
 
 # --------------------------------------------------------------------------------------------
@@ -601,9 +605,9 @@ def test_project_report_html_has_a_history_section(index_dir: Path, tmp_path: Pa
     ok("report", "--project", "12770", "--out", str(out), "--index", str(index_dir))
     text = out.read_text("utf-8")
     section = text[text.index("<h2>経年（前年度からの変化）</h2>") :]
-    assert "<td>2024</td>" in section and "前年度から: 同文 5 / 数値のみ 1 / 改稿 2" in section
+    assert "<td>2024</td>" in section and "前年度から: 同文 7 / 数値のみ 1 / 改稿 2" in section
     assert "<td>見直しのうえで継続（統合・振替）</td>" in section
-    assert "前年度から: 同文 7 / 一部修正 1" in section
+    assert "前年度から: 同文 9 / 一部修正 1" in section
 
 
 @pytest.mark.xfail(
@@ -633,8 +637,8 @@ def test_changes_report_markdown(index_dir: Path, tmp_path: Path, year: str) -> 
         "| 2025-12770",
         "| 2025-13001",
     ]
-    assert "| 写し | 同文 8 |" in rows[0] and STALE_SENTENCE in rows[0]
-    assert "| 同文 7 / 一部修正 1 | 変更 |" in rows[3]
+    assert "| 写し | 同文 10 |" in rows[0] and STALE_SENTENCE in rows[0]
+    assert "| 同文 9 / 一部修正 1 | 変更 |" in rows[3]
 
 
 def test_changes_report_html_and_csv(index_dir: Path, tmp_path: Path) -> None:
@@ -680,6 +684,8 @@ def test_history_of_an_ofunato_project(index_dir: Path) -> None:
         "⑧": ["rewritten", "same"],
         "見直し": ["same", "same"],
         "動向": ["same", "same"],
+        "活動": ["same", "same"],
+        "意図": ["same", "same"],
         "概要": ["same", "same"],
         "課長等意見": ["edited", "same"],
     }

@@ -306,6 +306,8 @@ def test_project_history_classifies_every_item() -> None:
         "カ",
         "見直し",
         "動向",
+        "活動",
+        "意図",
     ]
     changes = {
         item.key: [transition.change for transition in item.transitions] for item in history.items
@@ -319,6 +321,8 @@ def test_project_history_classifies_every_item() -> None:
         "カ": ["same", "same"],
         "見直し": ["rewritten", "same"],
         "動向": ["same", "same"],
+        "活動": ["same", "same"],
+        "意図": ["same", "same"],
     }
     o = next(item for item in history.items if item.key == "オ").transitions[0]
     assert o.answer is not None and o.answer.changed
@@ -616,6 +620,8 @@ def test_other_form_with_circled_keys() -> None:
         *CIRCLED,
         "見直し",
         "動向",
+        "活動",
+        "意図",
         "概要",
         "課長等意見",
     ]
