@@ -207,14 +207,24 @@ class JapaneseCommand(TyperCommand):
 
 
 _MESSAGES: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"^Got unexpected extra arguments? \((.*)\)$"), r"余分な引数があります（\1）。"),
+    (
+        re.compile(r"^Got unexpected extra arguments?(?:\(s\))? \((.*)\)$"),
+        r"余分な引数があります（\1）。",
+    ),
+    (
+        re.compile(r"^No such option: (\S+) \(Possible options: (.*)\)$"),
+        r"オプション \1 はありません（近いもの: \2）。",
+    ),
     (
         re.compile(r"^No such option: (\S+)(?: Did you mean (\S+)\?)?$"),
         r"オプション \1 はありません。",
     ),
     (re.compile(r"^No such command '(.*)'\.$"), r"コマンド「\1」はありません。"),
     (re.compile(r"^Missing argument '(.*)'\.$"), r"引数 \1 を指定してください。"),
-    (re.compile(r"^Missing option '(.*)'\.$"), r"オプション \1 を指定してください。"),
+    (
+        re.compile(r"^Missing option '([^']*)'(?: / '[^']*')*\.$"),
+        r"オプション \1 を指定してください。",
+    ),
     (re.compile(r"^Option '(.*)' requires an argument\.$"), r"オプション \1 には値が必要です。"),
     (re.compile(r"^Option '(.*)' does not take a value\.$"), r"オプション \1 は値をとりません。"),
     (re.compile(r"^'(.*)' is not a valid integer\.$"), r"「\1」は整数ではありません。"),

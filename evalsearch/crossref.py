@@ -262,9 +262,13 @@ def _record_id(key: str) -> str:
 
 
 def name_form(text: str) -> str:
-    """Text as names are compared: NFKC, so half-width katakana (ﾍﾞﾄﾅﾑ) and full-width
-    letters match the way sheets usually spell them. NFKC maps one character to one or more
-    but never merges two, so lengths here are those of the compared form."""
+    """Text as names are compared: NFKC, so half-width katakana (ﾍﾞﾄﾅﾑ → ベトナム) and
+    full-width letters (ＮＰＯ → NPO) match the way sheets usually spell them.
+
+    Lengths change (ﾍﾞ is two characters, ベ one; ㈱ becomes (株)), so offsets into the
+    normalised text do not point into the original: the scan, the quoted check and the
+    context sentence all work on the normalised text, and a reference's ``name`` and
+    ``context`` are in that form."""
     return unicodedata.normalize("NFKC", text)
 
 

@@ -7,10 +7,13 @@ squeeze a sentence into a narrow column.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from rich.console import Group
+from rich.cells import cell_len
+from rich.console import Console, ConsoleOptions, Group
+from rich.segment import Segment
 from rich.table import Table
 from rich.text import Text
 
@@ -57,6 +60,72 @@ if TYPE_CHECKING:
 INDENT = "   "
 
 
+@dataclass(frozen=True)
+class Lines:
+    """``text`` wrapped to the console width by itself, every line ``indent`` columns in and
+    the lines after the first ``hanging`` columns further: a snippet or a reason stays a block
+    under its heading at 80 columns. It wraps even on a ``soft_wrap`` console (the CLI's),
+    which would otherwise print a passage as one 180-column line, or crop an indented one."""
+
+    text: Text
+    indent: int = 0
+    hanging: int = 0
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> Iterator[Segment]:
+        width = max(8, options.max_width - self.indent - self.hanging)
+        number = 0
+        for paragraph in self.text.split("\n", allow_blank=True):
+            for start, end in _breaks(paragraph.plain, width):
+                line = paragraph[start:end]
+                line.rstrip()
+                yield Segment(" " * (self.indent + (self.hanging if number else 0)))
+                yield from line.render(console)
+                yield Segment.line()
+                number += 1
+
+
+_NO_LINE_START = set("、。，．）」』】〕〉》：；！？ー…・,.)]:;!?")
+_NO_LINE_END = set("（「『【〔〈《([")
+
+
+def _breakable(before: str, after: str) -> bool:
+    """Whether a line may end between ``before`` and ``after``: at a space, or beside a wide
+    (Japanese) character -- Japanese has no spaces -- but never before a closing mark or
+    after an opening one (kinsoku), and never inside an ASCII word or number."""
+    if after in _NO_LINE_START or before in _NO_LINE_END:
+        return False
+    if before == " ":
+        return True
+    return cell_len(before) > 1 or cell_len(after) > 1
+
+
+def _breaks(plain: str, width: int) -> list[tuple[int, int]]:
+    """(start, end) of each line of ``plain`` within ``width`` columns."""
+    lines: list[tuple[int, int]] = []
+    start, column, last = 0, 0, 0
+    index = 0
+    while index < len(plain):
+        cells = cell_len(plain[index])
+        if column + cells > width and index > start:
+            cut = last if last > start else index  # a word longer than the line is cut
+            lines.append((start, cut))
+            start = cut
+            while start < len(plain) and plain[start] == " ":
+                start += 1
+            index, column, last = start, 0, start
+            continue
+        column += cells
+        if index + 1 < len(plain) and _breakable(plain[index], plain[index + 1]):
+            last = index + 1
+        index += 1
+    lines.append((start, len(plain)))
+    return lines
+
+
+def _lines(text: str | Text, indent: int = 0, hanging: int = 0) -> Lines:
+    return Lines(text if isinstance(text, Text) else Text(text), indent, hanging)
+
+
 FACET_TITLES = {
     "municipality": "自治体別の件数",
     "department": "主管課別の件数",
@@ -84,22 +153,26 @@ def search_table(result: SearchResult) -> Group:
     header = Text(f"「{query}」: {result.total}件", style="bold")
     if result.total > shown:
         header.append(f"（上位{shown}件を表示）", style="")
-    parts: list[Any] = [header]
-    parts.extend(Text(f"注: {note}") for note in result.notes)
+    parts: list[Any] = [_lines(header)]
+    parts.extend(_lines(f"注: {note}", hanging=4) for note in result.notes)
     for word, found in result.synonyms.items():
-        parts.append(Text(f"同義語: {word} → {'、'.join(found)}（--no-synonyms で使わない）"))
+        parts.append(
+            _lines(f"同義語: {word} → {'、'.join(found)}（--no-synonyms で使わない）", hanging=8)
+        )
     if not result.hits:
         return Group(*parts, Text("該当するシートはありません。"))
-    # One block per hit rather than a table: snippets stay whole at any terminal width.
+    # One block per hit rather than a table: snippets stay whole at any terminal width,
+    # wrapped under their hit.
     for rank, hit in enumerate(result.hits, start=1):
-        line = Text(f"\n{rank}. ")
+        line = Text(f"{rank}. ")
         line.append(f"{hit.project_no} {hit.project_name}", style="bold")
         line.append(
             f"　{hit.municipality} {hit.department}　{hit.fiscal_year}年度　スコア {hit.score:.2f}"
         )
-        parts.append(line)
+        parts.append(Text(""))
+        parts.append(_lines(line, hanging=len(INDENT)))
         for snippet in hit.snippets:
-            parts.append(Text("   ") + snippet_text(snippet))
+            parts.append(_lines(snippet_text(snippet), indent=len(INDENT)))
     parts.append(Text(""))
     for name, title in FACET_TITLES.items():
         counts = result.facets.get(name) or {}
@@ -216,20 +289,37 @@ def sheet_view(record: SheetRecord, other_years: Sequence[int] = ()) -> Group:
 
 def records_table(records: Sequence[SheetRecord]) -> Table:
     """One row per sheet: the summary a reviewer scans before opening a sheet."""
-    table = Table(title=f"評価シート {len(records)}件", show_lines=False)
+    table = Table(
+        title=f"評価シート {len(records)}件（総事業費は千円、オは統合の可能性への回答）",
+        show_lines=False,
+    )
     for header, justify in (
         ("ID", "left"),
         ("事業名", "left"),
         ("主管課", "left"),
-        ("総事業費(千円)", "right"),
+        ("総事業費", "right"),
         ("方向性", "left"),
-        ("オ（統合）", "left"),
+        ("オ", "left"),
         ("警告", "right"),
     ):
-        table.add_column(header, justify=justify, overflow="fold", no_wrap=header == "ID")  # type: ignore[arg-type]
+        # Short values never wrap, so their headers are never broken over two lines; the
+        # text columns (事業名, 主管課, 方向性) take the rest of the width and wrap.
+        text = header in ("事業名", "主管課", "方向性")
+        table.add_column(
+            header,
+            justify=justify,  # type: ignore[arg-type]
+            overflow="fold",
+            no_wrap=not text,
+            min_width=None if text else cell_len(header),
+        )
     for record in records:
         integration = record.assessments.get("オ")
-        answer = "?" if integration is None or integration.answer is None else integration.answer
+        if integration is None:
+            answer = "－"
+        elif integration.answer is None:
+            answer = "未確定"  # the dump does not pin the ticked box; nothing is guessed
+        else:
+            answer = integration.answer
         table.add_row(
             record.id,
             record.project_name,
@@ -246,66 +336,81 @@ def similar_view(result: SimilarResult) -> Group:
     """``similar``: one block per neighbour, the evidence as lines under it."""
     sheet = result.project
     parts: list[Any] = [
-        Text(
-            f"{sheet.project_no} {sheet.project_name}（{sheet.fiscal_year}年度 "
-            f"{sheet.department}）に類似する事業（{result.years.label}）",
-            style="bold",
+        _lines(
+            Text(
+                f"{sheet.project_no} {sheet.project_name}（{sheet.fiscal_year}年度 "
+                f"{sheet.department}）に類似する事業（{result.years.label}）",
+                style="bold",
+            )
         )
     ]
     if not result.similar:
         parts.append(Text("共通する語をもつシートはありません。"))
+    detail = len(INDENT)
     for rank, neighbour in enumerate(result.similar, 1):
         other = neighbour.sheet
-        line = Text(f"\n{rank}. ")
+        line = Text(f"{rank}. ")
         line.append(f"{other.project_no} {other.project_name}", style="bold")
         year = f"　{other.fiscal_year}年度" if other.fiscal_year != sheet.fiscal_year else ""
         line.append(f"　{other.department}{year}　類似度 {neighbour.score:.3f}")
-        parts.append(line)
+        parts.append(Text(""))
+        parts.append(_lines(line, hanging=detail))
         terms = "、".join(term.term for term in neighbour.shared_terms[:6])
         if terms:
-            parts.append(Text(f"{INDENT}共通語: {terms}"))
+            parts.append(_lines(f"共通語: {terms}", detail, 8))
         if neighbour.passage_pairs:
             pairs = "　".join(
                 f"{pair.passage}↔{pair.other_passage}（{pair.score:.2f}）"
                 for pair in neighbour.passage_pairs
             )
-            parts.append(Text(f"{INDENT}対応する記述（本事業↔相手）: {pairs}"))
+            parts.append(_lines(f"対応する記述（本事業↔相手）: {pairs}", detail, 2))
         sheets = {sheet.key: sheet, other.key: other}
         for reference in neighbour.cross_references:
             sentence = reference_sentence(
                 reference, sheets[reference.source], sheets[reference.target]
             )
-            parts.append(Text(f"{INDENT}言及: {sentence}"))
+            parts.append(_lines(f"言及: {sentence}", detail, 6))
         for text in neighbour.contradictions:
-            parts.append(Text(f"{INDENT}{contradiction_label(text)}: {text}"))
+            parts.append(_lines(f"{contradiction_label(text)}: {text}", detail, 2))
     return Group(*parts)
 
 
 def candidates_view(result: CandidateResult, *, total: int | None = None) -> Group:
     """``candidates``: one block per pair (the reasons as lines under it), then clusters."""
     scope = f"{result.year}年度" if result.year is not None else "全年度"
-    parts: list[Any] = [
-        Text(f"統合・振替の候補（{scope}、スコア {result.min_score:.2f} 以上）", style="bold")
-    ]
+    header = Text(f"統合・振替の候補（{scope}、スコア {result.min_score:.2f} 以上）", style="bold")
+    if total is not None and total > len(result.pairs):
+        header.append(f": 全 {total} 件（上位 {len(result.pairs)} 件を表示）", style="")
+    parts: list[Any] = [_lines(header)]
     if not result.pairs:
         parts.append(Text("条件に合う組み合わせはありません（--min-score を下げてみてください）。"))
+    detail = len(INDENT)
     for rank, pair in enumerate(result.pairs, 1):
-        line = Text(f"\n{rank}. ")
+        line = Text(f"{rank}. ")
         line.append(f"{pair.a.project_no} {pair.a.project_name}", style="bold")
         line.append(" ＋ ")
         line.append(f"{pair.b.project_no} {pair.b.project_name}", style="bold")
-        parts.append(line)
+        parts.append(Text(""))
+        parts.append(_lines(line, hanging=detail))
         parts.append(
-            Text(
-                f"{INDENT}スコア {pair.score:.3f}　類似度 {pair.similarity:.3f}　"
-                f"{pair.a.department} / {pair.b.department}"
+            _lines(
+                f"スコア {pair.score:.3f}　類似度 {pair.similarity:.3f}　"
+                f"{pair.a.department} / {pair.b.department}",
+                detail,
             )
         )
-        parts.extend(Text(f"{INDENT}・{reason.text}") for reason in pair.reasons)
+        # Each reason a line (wrapped under its bullet); a contradiction says whether it
+        # rests on answers read from the sheets or inferred from a reason text.
+        for reason in pair.reasons:
+            text = reason.text
+            if reason.kind.startswith("contradiction"):
+                text = f"{contradiction_label(text)}: {text}"
+            parts.append(_lines(f"・{text}", detail, 2))
     if total is not None and total > len(result.pairs):
+        parts.append(Text(""))
         parts.append(
-            Text(
-                f"\n全 {total} 件のうち上位 {len(result.pairs)} 件を表示"
+            _lines(
+                f"全 {total} 件のうち上位 {len(result.pairs)} 件を表示"
                 "（--limit で件数を変更、--format json/csv でも同じ件数を出力）。"
             )
         )
@@ -313,7 +418,7 @@ def candidates_view(result: CandidateResult, *, total: int | None = None) -> Gro
         names = "、".join(
             f"{result.sheets[key].project_no} {result.sheets[key].project_name}" for key in cluster
         )
-        parts.append(Text(f"まとまり{number}: {names}"))
+        parts.append(_lines(f"まとまり{number}: {names}", hanging=2))
     return Group(*parts)
 
 

@@ -87,8 +87,9 @@ class FormProfileError(EvalSearchError):
         super().__init__(f"{where}: {message}" if where else message)
 
 
-def os_error(error: OSError, path: object) -> EvalSearchError:
-    """An operating-system error (read-only, permission, disk full …) as a Japanese message."""
+def os_reason(error: OSError) -> str:
+    """Why an operating-system call failed, in Japanese (the system's words only for an error
+    not listed here, after a Japanese lead)."""
     import errno
 
     reasons = {
@@ -98,9 +99,18 @@ def os_error(error: OSError, path: object) -> EvalSearchError:
         errno.ENOSPC: "ディスクの空きがありません",
         errno.ENOENT: "見つかりません",
         errno.EISDIR: "ディレクトリです",
-        errno.ENOTDIR: "ディレクトリではありません",
+        errno.ENOTDIR: "途中にディレクトリでないもの（ファイル）があります",
+        errno.EEXIST: "同じ名前のファイルがあり、ディレクトリを作れません",
+        errno.ENAMETOOLONG: "名前が長すぎます",
+        errno.EDQUOT: "ディスクの割り当て（クォータ）を超えました",
     }
-    reason = reasons.get(error.errno or 0, error.strerror or str(error))
+    known = reasons.get(error.errno or 0)
+    return known or f"システムのエラーです（{error.strerror or error}）"
+
+
+def os_error(error: OSError, path: object) -> EvalSearchError:
+    """An operating-system error (read-only, permission, disk full …) as a Japanese message."""
+    reason = os_reason(error)
     return EvalSearchError(
         f"{path}: {reason}。場所や権限を確かめるか、別の場所（--index など）を指定してください。"
     )

@@ -159,8 +159,12 @@ def parse_query(query: str) -> ParsedQuery:
         )
     notes = []
     words = sum(len(clause.words) for group in required for clause in group)
-    if len(required) > MAX_CLAUSES or words > MAX_WORDS:
+    capped = len(required) > MAX_CLAUSES or words > MAX_WORDS
+    if capped:
         required = _capped(required)
+    # A query of more words than that, repeats included (one word pasted 1,000 times), is
+    # said to be cut too, even when its distinct words fit.
+    if capped or len(groups) + len(excluded) > MAX_CLAUSES:
         notes.append(
             f"検索語が多いため、重複を除いた最初の {MAX_WORDS} 語（{MAX_CLAUSES} 句）までで検索しました。"
         )

@@ -21,9 +21,15 @@ from evalsearch.candidates import (
     CandidatePair,
     score_pair,
 )
-from evalsearch.crossref import CrossReference, SheetInfo, contradiction_label
+from evalsearch.crossref import (
+    CrossReference,
+    SheetInfo,
+    contradiction_label,
+    is_inferred,
+    name_form,
+)
 from evalsearch.csvout import BOM, changes_csv, pairs_csv
-from evalsearch.errors import EvalSearchError
+from evalsearch.errors import EvalSearchError, os_reason
 from evalsearch.handle import Index
 from evalsearch.history import (
     ChangesReport,
@@ -36,6 +42,7 @@ from evalsearch.history import (
 from evalsearch.network import Edge, Node, render_svg
 from evalsearch.records import SheetRecord
 from evalsearch.similar import YearScope
+from evalsearch.similarity import PassagePair
 from evalsearch.wording import (
     cost_text,
     count_changes,
@@ -107,13 +114,24 @@ class SheetView:
 
 
 @dataclass(frozen=True)
-class PassageView:
-    title_a: str
-    segments_a: tuple[Segment, ...]
-    title_b: str
-    segments_b: tuple[Segment, ...]
+class PassageMatch:
+    """One of B's passages matching an A passage; ``shown_above`` when its text is already in
+    the card (it matches an earlier A passage too) and is referred to, not repeated."""
+
+    title: str
+    segments: tuple[Segment, ...]
     score: float
     terms: tuple[str, ...]
+    shown_above: bool = False
+
+
+@dataclass(frozen=True)
+class PassageView:
+    """A passage of sheet A, shown once, beside every passage of B that matches it."""
+
+    title_a: str
+    segments_a: tuple[Segment, ...]
+    matches: tuple[PassageMatch, ...]
 
 
 @dataclass(frozen=True)
@@ -121,6 +139,9 @@ class ReferenceView:
     text: str  # "12276 の【ウ】が 12770 に言及"
     segments: tuple[Segment, ...]  # the sentence, the name marked
     partner: bool
+    shown_in: str = ""
+    """The passage block of the card that holds the sentence (「A ウ 見直しの必要性」): the
+    call-out points there instead of quoting the sentence a second time."""
 
 
 @dataclass(frozen=True)
@@ -309,7 +330,7 @@ def _write(text: str, path: Path) -> Path:
         path.write_text(text, encoding="utf-8", newline="")
     except OSError as error:
         raise EvalSearchError(
-            f"{path} に書き出せません（{error.strerror or error}）。別の --out を指定してください。"
+            f"{path} に書き出せません（{os_reason(error)}）。別の --out を指定してください。"
         ) from None
     return path
 
@@ -317,19 +338,28 @@ def _write(text: str, path: Path) -> Path:
 # -- building views ----------------------------------------------------------------------
 
 
-def highlight(text: str, terms: set[str] | frozenset[str]) -> tuple[Segment, ...]:
-    """``text`` cut into segments, the spans whose analysed term is in ``terms`` marked.
+def highlight(
+    text: str, terms: set[str] | frozenset[str], names: Sequence[str] = ()
+) -> tuple[Segment, ...]:
+    """``text`` cut into segments, the spans whose analysed term is in ``terms`` marked, and
+    every occurrence of the literal ``names`` (project or organisation names it mentions).
 
     The shared terms are normalised forms (町作り), so the text is analysed again to find
     which surface spans (まちづくり) carry them -- a handful of passages per report.
     """
     if not text:
         return ()
-    if not terms:
+    if not terms and not names:
         return (Segment(text),)
     from evalsearch.analysis import analyze
 
-    spans = sorted((term.start, term.end) for term in analyze(text) if term.text in terms)
+    spans = [(term.start, term.end) for term in analyze(text) if term.text in terms]
+    for name in names:
+        start = text.find(name) if name else -1
+        while start >= 0:
+            spans.append((start, start + len(name)))
+            start = text.find(name, start + len(name))
+    spans.sort()
     merged: list[list[int]] = []
     for start, end in spans:
         if merged and start <= merged[-1][1]:
@@ -375,39 +405,89 @@ def _pair_view(
 ) -> PairView:
     shared = tuple(term.term for term in pair.shared_terms)
     record_a, record_b = records.get(pair.a.key), records.get(pair.b.key)
-    passages: list[PassageView] = []
+    passages: tuple[PassageView, ...] = ()
+    shown: dict[tuple[str, str], tuple[str, str]] = {}
     # Highlighting analyses the passages again: only for the pairs shown in full.
     if detailed and record_a is not None and record_b is not None:
-        texts_a, texts_b = record_a.passages(), record_b.passages()
-        for passage in pair.passage_pairs:
-            terms = set(shared) | set(passage.shared_terms)
-            passages.append(
-                PassageView(
-                    title_a=PASSAGE_TITLES.get(passage.passage, passage.passage),
-                    segments_a=highlight(texts_a.get(passage.passage, ""), terms),
-                    title_b=PASSAGE_TITLES.get(passage.other_passage, passage.other_passage),
-                    segments_b=highlight(texts_b.get(passage.other_passage, ""), terms),
-                    score=passage.score,
-                    terms=passage.shared_terms,
-                )
-            )
+        passages, shown = _passage_views(pair, record_a, record_b, set(shared))
     return PairView(
         rank=rank,
         pair=pair,
         a=_sheet_view(pair.a),
         b=_sheet_view(pair.b),
-        passages=tuple(passages),
-        references=tuple(_reference_view(ref, pair) for ref in pair.cross_references),
+        passages=passages,
+        references=tuple(_reference_view(ref, pair, shown) for ref in pair.cross_references),
         shared_terms=shared,
     )
 
 
-def _reference_view(reference: CrossReference, pair: CandidatePair) -> ReferenceView:
+def _passage_views(
+    pair: CandidatePair, record_a: SheetRecord, record_b: SheetRecord, shared: set[str]
+) -> tuple[tuple[PassageView, ...], dict[tuple[str, str], tuple[str, str]]]:
+    """The matching passages, each text once in the card: the pairs (ウ↔イ, ウ↔ア, ウ↔動向)
+    grouped by A's passage, and a B passage matching several A passages written out at its
+    first match only. Also returns what the blocks show: (sheet key, passage label) ->
+    (block title, text), for the call-outs to point at instead of quoting again."""
+    texts_a, texts_b = record_a.passages(), record_b.passages()
+    names: dict[tuple[str, str], list[str]] = {}
+    for reference in pair.cross_references:
+        names.setdefault((reference.source, reference.passage), []).append(reference.name)
+    shown_text: dict[tuple[str, str], tuple[str, str]] = {}
+    grouped: dict[str, list[PassagePair]] = {}
+    for passage in pair.passage_pairs:
+        grouped.setdefault(passage.passage, []).append(passage)
+    shown_b: set[str] = set()
+    views = []
+    for label_a, matches in grouped.items():
+        terms_a = shared.union(*(match.shared_terms for match in matches))
+        shown: list[PassageMatch] = []
+        for match in matches:
+            label_b = match.other_passage
+            repeated = label_b in shown_b
+            shown_b.add(label_b)
+            terms_b = shared | set(match.shared_terms)
+            title_b = PASSAGE_TITLES.get(label_b, label_b)
+            text_b = texts_b.get(label_b, "")
+            if not repeated:
+                shown_text[pair.b.key, label_b] = (f"B {title_b}", text_b)
+            names_b = names.get((pair.b.key, label_b), ())
+            shown.append(
+                PassageMatch(
+                    title=title_b,
+                    segments=() if repeated else highlight(text_b, terms_b, names_b),
+                    score=match.score,
+                    terms=match.shared_terms,
+                    shown_above=repeated,
+                )
+            )
+        title_a = PASSAGE_TITLES.get(label_a, label_a)
+        text_a = texts_a.get(label_a, "")
+        shown_text[pair.a.key, label_a] = (f"A {title_a}", text_a)
+        views.append(
+            PassageView(
+                title_a=title_a,
+                segments_a=highlight(text_a, terms_a, names.get((pair.a.key, label_a), ())),
+                matches=tuple(shown),
+            )
+        )
+    return tuple(views), shown_text
+
+
+def _reference_view(
+    reference: CrossReference,
+    pair: CandidatePair,
+    shown: Mapping[tuple[str, str], tuple[str, str]],
+) -> ReferenceView:
     sheets = {pair.a.key: pair.a, pair.b.key: pair.b}
+    block, text = shown.get((reference.source, reference.passage), ("", ""))
+    # The sentence is quoted unless a passage block of the card already holds it, with the
+    # name as written there (a name in half-width ｶﾀｶﾅ is quoted in its normalised form).
+    inside = bool(block) and reference.name in text and reference.context in name_form(text)
     return ReferenceView(
         text=reference_sentence(reference, sheets[reference.source], sheets[reference.target]),
-        segments=_mark_name(reference.context, reference.name),
+        segments=() if inside else _mark_name(reference.context, reference.name),
         partner=reference.partner,
+        shown_in=block if inside else "",
     )
 
 
@@ -420,13 +500,13 @@ def _picture(pairs: Sequence[CandidatePair], title: str, by_similarity: bool = F
                 sheet.id,
                 Node(id=sheet.project_no, label=sheet.project_name, group=sheet.department),
             )
-        kind = (
-            "contradiction"
-            if pair.contradictions
-            else "cross_reference"
-            if pair.cross_references
-            else "similarity"
-        )
+        if pair.contradictions:
+            asserted = not all(is_inferred(text) for text in pair.contradictions)
+            kind = "contradiction" if asserted else "contradiction_inferred"
+        elif pair.cross_references:
+            kind = "cross_reference"
+        else:
+            kind = "similarity"
         weight = pair.similarity if by_similarity else pair.score
         edges.append(Edge(pair.a.id, pair.b.id, max(0.0, weight), kind))
     if not nodes:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 from pathlib import Path
@@ -90,13 +91,57 @@ def test_every_command_appears_in_a_readme_example() -> None:
     assert set(_commands()) <= used
 
 
-def test_readme_examples_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def _empty_result(example: str, args: list[str], stdout: str, cwd: Path) -> str:
+    """Why the example's output is an empty answer ("" when it found something)."""
+    command = args[0]
+    out = cwd / args[args.index("--out") + 1] if "--out" in args else None
+    if out is not None:
+        text = out.read_text("utf-8-sig") if out.exists() else ""
+        if not text or "条件に合う組み合わせはありません" in text:
+            return f"{out} is empty"
+        if "--changes" in args and not re.search(r"<td>\d{4}-\d+</td>", text):
+            return f"{out} lists no sheet"
+        return ""
+    if "--format" in args and args[args.index("--format") + 1] == "json":
+        data = json.loads(stdout)
+        found = data if isinstance(data, list) else data.get("hits", data.get("pairs"))
+        return "" if found else "empty JSON answer"
+    checks = {
+        "search": (r"」: [1-9]\d*件", "該当するシートはありません"),
+        "parse": (r"評価シート [1-9]\d*件", None),
+        "index": (r"合計[1-9]\d*件", None),
+        "similar": (r"^1\. ", "共通する語をもつシートはありません"),
+        "changes": (r"年度: [1-9]\d*件", "この年度のシートはありません"),
+        "candidates": (r"^1\. ", "条件に合う組み合わせはありません"),
+    }
+    found, empty = checks.get(command, (None, None))
+    if found and not re.search(found, stdout, re.M):
+        return f"no {found!r} in the output"
+    if empty and empty in stdout:
+        return empty
+    return ""
+
+
+def test_readme_examples_run_and_find_something(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     (tmp_path / "corpus").symlink_to(REPO / "corpus")
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("EVALSEARCH_INDEX", str(tmp_path / "index"))
     examples = _readme_examples()
     assert examples[1].startswith("evalsearch index"), "index must be built before the queries"
+    empty = []
     for example in examples:
-        result = runner.invoke(app, shlex.split(example)[1:])
+        args = shlex.split(example)[1:]
+        result = runner.invoke(app, args, prog_name="evalsearch")
         assert result.exit_code == 0, f"{example}\n{result.output}"
         assert result.stdout.strip(), example
+        why = _empty_result(example, args, result.stdout, tmp_path)
+        if why:
+            empty.append(f"{example}: {why}")
+    assert not empty, "README の例が何も見つけません:\n" + "\n".join(empty)
+
+
+def test_readme_says_how_to_call_the_cli() -> None:
+    assert ".venv/bin/evalsearch" in README
+    assert "source .venv/bin/activate" in README
