@@ -156,6 +156,17 @@ class PairView:
 
 
 @dataclass(frozen=True)
+class HistoryStep:
+    """One year's change in a project report: the counts and each changed passage's diff."""
+
+    old_year: int
+    new_year: int
+    counts: str
+    changed: tuple[tuple[str, str, tuple[DiffSpan, ...]], ...]
+    """(title, change kind, diff spans) of each passage that is not 同文."""
+
+
+@dataclass(frozen=True)
 class Report:
     """Everything a template needs; built by ``build_*_report``."""
 
@@ -178,6 +189,23 @@ class Report:
             return ""
         # The history's own title line is the report's section heading here.
         return history_markdown(self.history).split("\n", 1)[1].replace("\n## ", "\n### ")
+
+    @property
+    def history_steps(self) -> list[HistoryStep]:
+        """Each year's changed passages against the year before, for the HTML 経年 section."""
+        if self.history is None:
+            return []
+        steps = []
+        for old, new, moved in year_steps(self.history):
+            compared = [(key, t) for key, t in moved if is_compared(t)]
+            changed = [
+                (transition_title(key, t), t.change, t.diff)
+                for key, t in compared
+                if t.change != "same"
+            ]
+            counts = format_counts(count_changes(t for _, t in compared))
+            steps.append(HistoryStep(old, new, counts, tuple(changed)))
+        return steps
 
     @property
     def history_rows(self) -> list[tuple[int, str, str, str]]:

@@ -610,16 +610,13 @@ def test_project_report_html_has_a_history_section(index_dir: Path, tmp_path: Pa
     assert "前年度から: 同文 9 / 一部修正 1" in section
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="report.html.j2's 経年 section has one summary row per year and no diff: the issue "
-    "asks for changed spans marked in HTML as in Markdown (evalsearch/report.py, templates)",
-)
 def test_project_report_html_marks_the_changed_spans(index_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "12770.html"
     ok("report", "--project", "12770", "--out", str(out), "--index", str(index_dir))
     section = out.read_text("utf-8").split("<h2>経年（前年度からの変化）</h2>", 1)[1]
-    assert "親善" in section and "一層" in section
+    # 2024→2025: 親善 deleted, 一層 inserted in ア.
+    assert "<del>親善</del>" in section and "<ins>一層</ins>" in section
+    assert "2024→2025年度の記述の変化（同文 9 / 一部修正 1）" in section
 
 
 @pytest.mark.parametrize("year", ["2025", "令和7", "R7"])
