@@ -7,12 +7,15 @@ For each size N the harness generates N synthetic sheets (``bench/generate.py``,
 
 build child (``build_index`` end to end, as ``evalsearch index`` runs it, both cores):
   build_sheets_per_s  N / wall seconds of ``build_index(rebuild=True)``: parse + analyse +
-                      Whoosh + record store + TF-IDF similarity model
+                      Whoosh + record store + TF-IDF similarity model + cross-references
+  build_cpu_sheets_per_s  N / ((parent + worker CPU seconds) / cores): what the build would
+                      do on idle cores (robust to other load on a shared machine)
   peak_rss_mb         peak of the summed VmRSS of the build's process tree (parent + workers),
                       sampled every 50 ms; an upper bound (forked workers share pages)
   index_mb            size of the index directory
   stages              wall seconds of the parent's serial stages (segment commit, record
-                      store, similarity fit) and of the parallel worker phase
+                      store, similarity fit with cross-references) and of the parallel worker
+                      phase
 
 measure child (one process; the index opened once with ``evalsearch.open`` and kept warm):
   parse_sheets_per_s  ``parse_paths`` over all files, one process, per CPU second (robust to
@@ -21,22 +24,43 @@ measure child (one process; the index opened once with ``evalsearch.open`` and k
                       throughput per CPU second over the passages of the same sheets (the first
                       5,000): the analysis floor. build_fraction_of_analysis_floor = build rate
                       ÷ (analyze rate × cores)
-  worker_cpu_ms_*     CPU ms per sheet of a build worker's three steps (parse, analyse, Whoosh
-                      add) over the first 1,000 sheets, one process
+  worker_cpu_ms_*     CPU ms per sheet of a build worker's steps (parse, analyse, Whoosh add,
+                      Whoosh segment finish) over the first 1,000 sheets, one process
   query_p50_ms/p95    ``ix.search`` latency over ``bench/queries.json`` (1–3 terms, field
-                      restrictions, year/department/decision/measure/answer filters), warm:
-                      every query runs once before 5 timed rounds, on one open handle
+                      restrictions, year/department/decision/measure/answer filters, synonyms
+                      on), warm: every query runs once before 5 timed rounds, on one open
+                      handle; query_cpu_p95_ms is the same in CPU time; slowest_queries the
+                      three worst medians
   similar_ms          median ``ix.similar(id, limit=10)`` latency, model loaded (model_load_s:
                       the handle's first use of the model and cross-references), over the
                       planted groups' first members (at most 200)
-  candidates_s        ``ix.candidates()`` with its defaults (top 10 neighbours per sheet);
-                      candidates_without_details_s is the same ranking without per-pair evidence
+  candidates_s        ``ix.candidates(limit=50)``, the whole corpus as ``evalsearch candidates``
+                      runs it (its default --limit 50: evidence for the 50 pairs shown);
+                      candidates_all_pairs_s is every pair above the threshold without evidence
+                      (``details=False``), the list recall and precision are computed from
+  neighbour_recall_at_10  share of the exact top-10 neighbours (within the year and
+                      municipality) that ``nearest_pairs`` finds, over at most 300 sheets of
+                      the largest group; 1.0 when every group is small enough to be exact
   recall_at_10        share of planted pairs (every pair inside a labels.json group) found among
                       the candidate pairs, which come from each sheet's 10 nearest neighbours
   precision_at_50     share of the 50 best candidate pairs that are planted pairs
+  history_ms          ``ix.history(project)`` (warm, median and p95) over at most 200 projects
+                      with two or more sheets; changes_s ``ix.changes(year)`` for the newest
+                      year; history_accuracy the per-class accuracy of
+                      ``bench/history_bench.measure_history`` on the planted transitions
 
-The 1-minute load average before and after each stage is recorded: the figures are only
-comparable when it stays near the harness's own load (other work on the machine slows them).
+cli child (a new process per run, as a user types it):
+  cli_search_s        wall seconds of ``evalsearch search 統合 --index DIR`` (median of 3,
+                      after one run to warm the file cache); cli_heavy_imports lists scipy or
+                      sklearn if the search path imported them (it must not)
+
+incremental child:
+  incremental_index_s  wall seconds of ``build_index`` after one sheet file changed (a word
+                      of one passage), the index otherwise up to date
+
+The 1-minute load average before and after each stage is recorded and printed: the figures
+are only comparable when it stays near the harness's own load (other work on the machine
+slows them). ``GOALS`` (issue 13) are printed beside the figures.
 
 Prints a Markdown table and writes JSON: {"sizes": {"N": {...}}, "machine": {...}}.
 """
@@ -75,6 +99,12 @@ SUDACHI_SAMPLE_SHEETS = 5000
 PROFILE_SHEETS = 1000
 PRECISION_TOP = 50
 RSS_INTERVAL_S = 0.05
+CLI_CANDIDATES_LIMIT = 50
+"""``evalsearch candidates``' default --limit: the pairs a user is shown."""
+NEIGHBOUR_SAMPLE = 300
+HISTORY_SAMPLE = 200
+CLI_QUERY = "統合"
+CLI_ROUNDS = 3
 
 REQUIRED_KEYS = (
     "build_sheets_per_s",
@@ -96,23 +126,62 @@ REQUIRED_KEYS = (
 
 def _tree_rss_kb(root: int) -> int:
     """Summed VmRSS of ``root`` and all its descendants."""
+    tree = _descendants(root)
+    if tree is None:
+        tree = _descendants_by_scan(root)
+    total = 0
+    for pid in tree:
+        try:
+            with open(f"/proc/{pid}/status", encoding="ascii", errors="replace") as handle:
+                for line in handle:
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1])
+                        break
+        except (OSError, ValueError):
+            continue
+    return total
+
+
+def _descendants(root: int) -> set[int] | None:
+    """``root`` and its descendants through /proc/PID/task/TID/children (None where the
+    kernel has no such file): reading only the tree, not every process of the machine, keeps
+    the 50 ms sampler from taking a quarter of a core away from the build it measures."""
+    tree = {root}
+    pending = [root]
+    while pending:
+        pid = pending.pop()
+        try:
+            tasks = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            continue
+        for task in tasks:
+            try:
+                with open(f"/proc/{pid}/task/{task}/children", encoding="ascii") as handle:
+                    children = [int(child) for child in handle.read().split()]
+            except FileNotFoundError:
+                return None
+            except (OSError, ValueError):
+                continue
+            for child in children:
+                if child not in tree:
+                    tree.add(child)
+                    pending.append(child)
+    return tree
+
+
+def _descendants_by_scan(root: int) -> set[int]:
     parents: dict[int, int] = {}
-    rss: dict[int, int] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
             with open(f"/proc/{entry}/status", encoding="ascii", errors="replace") as handle:
-                ppid, vmrss = -1, 0
                 for line in handle:
                     if line.startswith("PPid:"):
-                        ppid = int(line.split()[1])
-                    elif line.startswith("VmRSS:"):
-                        vmrss = int(line.split()[1])
+                        parents[int(entry)] = int(line.split()[1])
+                        break
         except (OSError, ValueError):
             continue
-        parents[int(entry)] = ppid
-        rss[int(entry)] = vmrss
     tree = {root}
     grew = True
     while grew:
@@ -121,7 +190,7 @@ def _tree_rss_kb(root: int) -> int:
             if ppid in tree and pid not in tree:
                 tree.add(pid)
                 grew = True
-    return sum(rss.get(pid, 0) for pid in tree)
+    return tree
 
 
 def run_child(args: Sequence[str]) -> tuple[dict[str, Any], float]:
@@ -174,9 +243,8 @@ def child_build(sheet_dir: Path, index_dir: Path) -> dict[str, Any]:
 
     stages: dict[str, float] = {}
     ebuild._fit_similarity = _timed(stages, "similarity_fit_s", ebuild._fit_similarity)
+    ebuild._write_store = _timed(stages, "record_store_s", ebuild._write_store)
     engine.commit_segments = _timed(stages, "whoosh_commit_s", engine.commit_segments)
-    store.write_records = _timed(stages, "record_store_s", store.write_records)
-    store.write_terms = _timed(stages, "record_store_s", store.write_terms)
     store.write_manifest = _timed(stages, "manifest_s", store.write_manifest)
     if index_dir.exists():
         shutil.rmtree(index_dir)
@@ -195,6 +263,60 @@ def child_build(sheet_dir: Path, index_dir: Path) -> dict[str, Any]:
         "cpu_s": usage_self.ru_utime + usage_self.ru_stime,
         "cpu_workers_s": usage_children.ru_utime + usage_children.ru_stime,
     }
+
+
+def child_incremental(sheet_dir: Path, index_dir: Path) -> dict[str, Any]:
+    """One sheet file changed (one word of one passage), the rest of the index up to date."""
+    from evalsearch.build import build_index
+
+    path = sorted(sheet_dir.glob("*.txt"))[len(list(sheet_dir.glob("*.txt"))) // 2]
+    original = path.read_text("utf-8")
+    changed = original.replace("推進", "促進", 1)
+    if changed == original:
+        changed = original + "\n"
+    path.write_text(changed, encoding="utf-8")
+    try:
+        started = time.perf_counter()
+        report = build_index([sheet_dir], index_dir)
+        seconds = time.perf_counter() - started
+    finally:
+        path.write_text(original, encoding="utf-8")
+    return {"seconds": seconds, "report": report.to_dict()}
+
+
+def child_cli(index_dir: Path) -> dict[str, Any]:
+    """``evalsearch search`` in new processes, as a user runs it."""
+    command = [str(Path(sys.executable).with_name("evalsearch")), "search", CLI_QUERY]
+    command += ["--index", str(index_dir)]
+    probe = (
+        "import sys, atexit\n"
+        "atexit.register(lambda: print('HEAVY', *[m for m in ('scipy', 'sklearn') "
+        "if m in sys.modules], file=sys.stderr))\n"
+        "from evalsearch.cli import app\n"
+        f"sys.argv = {['evalsearch', *command[1:]]!r}\n"
+        "app()\n"
+    )
+    # Bytecode written and used, as an installed package has it (pip compiles on install);
+    # PYTHONDONTWRITEBYTECODE in the environment would make every run compile every module.
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
+    heavy = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        check=False,
+        env=env,
+    )
+    found = next(
+        (line.split()[1:] for line in heavy.stderr.splitlines() if line.startswith("HEAVY")), []
+    )
+    times = []
+    for round_ in range(CLI_ROUNDS + 1):
+        started = time.perf_counter()
+        subprocess.run(command, capture_output=True, cwd=REPO, check=True, env=env)
+        if round_:  # the first run warms the file cache
+            times.append(time.perf_counter() - started)
+    return {"cli_search_s": statistics.median(times), "cli_heavy_imports": found}
 
 
 # --------------------------------------------------------------------------------------------
@@ -240,7 +362,7 @@ def measure_worker_stages(sheet_dir: Path, sheets: int = PROFILE_SHEETS) -> dict
     from evalsearch.build import analyze_record
     from evalsearch.parse import parse_paths
 
-    totals = {"parse": 0.0, "analyse": 0.0, "whoosh_add": 0.0}
+    totals = {"parse": 0.0, "analyse": 0.0, "whoosh_add": 0.0, "whoosh_finish": 0.0}
     done = 0
     with tempfile.TemporaryDirectory() as scratch:
         engine.create(Path(scratch))
@@ -259,7 +381,9 @@ def measure_worker_stages(sheet_dir: Path, sheets: int = PROFILE_SHEETS) -> dict
             done += len(records)
             if done >= sheets:
                 break
-        sink.cancel()
+        started = time.process_time()
+        sink.finish()
+        totals["whoosh_finish"] += time.process_time() - started
     return {"worker_cpu_ms_per_sheet": {k: v * 1000 / max(done, 1) for k, v in totals.items()}}
 
 
@@ -298,11 +422,13 @@ def measure_queries(ix: Index) -> dict[str, Any]:
 
     totals = [run(spec) for spec in queries]  # warm-up
     per_query: list[list[float]] = [[] for _ in queries]
+    cpu: list[float] = []
     for _ in range(QUERY_ROUNDS):
         for position, spec in enumerate(queries):
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), time.process_time()
             run(spec)
             per_query[position].append((time.perf_counter() - started) * 1000)
+            cpu.append((time.process_time() - cpu_started) * 1000)
     latencies = [value for values in per_query for value in values]
     slowest = sorted(
         range(len(queries)), key=lambda i: statistics.median(per_query[i]), reverse=True
@@ -310,6 +436,7 @@ def measure_queries(ix: Index) -> dict[str, Any]:
     return {
         "query_p50_ms": _percentile(latencies, 0.5),
         "query_p95_ms": _percentile(latencies, 0.95),
+        "query_cpu_p95_ms": _percentile(cpu, 0.95),
         "queries": len(queries),
         "queries_without_hits": sum(1 for total in totals if total == 0),
         "slowest_queries": [
@@ -339,12 +466,14 @@ def measure_similarity(ix: Index, groups: list[list[str]]) -> dict[str, Any]:
         found += all(member in neighbours for member in group[1:])
 
     started = time.perf_counter()
-    ix.candidates(details=False)
-    ranking_s = time.perf_counter() - started
+    every = ix.candidates(details=False)
+    all_pairs_s = time.perf_counter() - started
     started = time.perf_counter()
-    candidates = ix.candidates()
+    shown = ix.candidates(limit=CLI_CANDIDATES_LIMIT)
     candidates_s = time.perf_counter() - started
-    pairs = [frozenset(pair.ids) for pair in candidates.pairs]
+    if [pair.ids for pair in shown.pairs] != [pair.ids for pair in every.pairs][: len(shown.pairs)]:
+        raise SystemExit("candidates(limit=50) is not the head of the full ranking")
+    pairs = [frozenset(pair.ids) for pair in every.pairs]
     planted = planted_pairs(groups)
     top = pairs[:PRECISION_TOP]
     return {
@@ -352,12 +481,85 @@ def measure_similarity(ix: Index, groups: list[list[str]]) -> dict[str, Any]:
         "similar_ms": statistics.median(latencies) if latencies else float("nan"),
         "similar_group_recall_at_10": found / len(sample) if sample else float("nan"),
         "candidates_s": candidates_s,
-        "candidates_without_details_s": ranking_s,
+        "candidates_all_pairs_s": all_pairs_s,
         "candidate_pairs": len(pairs),
         "planted_pairs": len(planted),
         "recall_at_10": len(planted & set(pairs)) / len(planted) if planted else float("nan"),
         "precision_at_50": sum(pair in planted for pair in top) / len(top) if top else float("nan"),
+        **neighbour_recall(ix),
     }
+
+
+def neighbour_recall(ix: Index, sample: int = NEIGHBOUR_SAMPLE) -> dict[str, Any]:
+    """Recall of the exact top-10 neighbours by the default (possibly approximate) search,
+    over a sample of the largest (year, municipality) group."""
+    import numpy as np
+
+    from evalsearch.candidates import DEFAULT_TOP_K, MIN_SIMILARITY
+    from evalsearch.similarity import EXACT_GROUP_SHEETS
+
+    model = ix.model
+    groups = model.fiscal_years_ * (int(model.municipality_codes_.max()) + 1)
+    groups = groups + model.municipality_codes_
+    values, sizes = np.unique(groups, return_counts=True)
+    members = np.flatnonzero(groups == values[np.argmax(sizes)])
+    queries = np.random.default_rng(0).choice(members, min(sample, len(members)), replace=False)
+    queries.sort()
+
+    def neighbours(exact: bool) -> tuple[list[int], list[int], list[float]]:
+        return model.group_neighbours(
+            members,
+            top_k=DEFAULT_TOP_K,
+            min_similarity=MIN_SIMILARITY,
+            exact=exact,
+            queries=queries,
+        )
+
+    started = time.perf_counter()
+    found = neighbours(len(members) <= EXACT_GROUP_SHEETS)
+    search_s = time.perf_counter() - started
+    exact = neighbours(True)
+    wanted = set(zip(exact[0], exact[1], strict=True))
+    got = set(zip(found[0], found[1], strict=True))
+    return {
+        "neighbour_recall_at_10": len(wanted & got) / len(wanted) if wanted else float("nan"),
+        "neighbour_search": "exact" if len(members) <= EXACT_GROUP_SHEETS else "approximate",
+        "neighbour_group_sheets": len(members),
+        "neighbour_sample_s": search_s,
+    }
+
+
+def measure_history(ix: Index, transitions: Path | None) -> dict[str, Any]:
+    """``ix.history`` and ``ix.changes`` as the CLI asks them, and the change-class accuracy of
+    bench/history_bench.py on the planted transitions."""
+    from collections import Counter
+
+    from bench import history_bench
+
+    records = ix.records()
+    counts = Counter((record.municipality, record.project_no) for record in records)
+    projects = [key for key, count in counts.items() if count > 1][:HISTORY_SAMPLE]
+    for municipality, number in projects[:5]:  # warm-up
+        ix.history(number, municipality=municipality)
+    latencies = []
+    for municipality, number in projects:
+        started = time.perf_counter()
+        ix.history(number, municipality=municipality)
+        latencies.append((time.perf_counter() - started) * 1000)
+    newest = max(record.fiscal_year for record in records)
+    started = time.perf_counter()
+    ix.changes(newest)
+    changes_s = time.perf_counter() - started
+    out: dict[str, Any] = {
+        "history_ms": statistics.median(latencies) if latencies else float("nan"),
+        "history_p95_ms": _percentile(latencies, 0.95),
+        "changes_s": changes_s,
+    }
+    if transitions is not None and transitions.exists():
+        figures = history_bench.measure_history(records, json.loads(transitions.read_text()))
+        out["history_accuracy"] = figures["accuracy"]
+        out["history_copied"] = figures["copied"]
+    return out
 
 
 def child_measure(sheet_dir: Path, index_dir: Path, labels: Path) -> dict[str, Any]:
@@ -372,6 +574,7 @@ def child_measure(sheet_dir: Path, index_dir: Path, labels: Path) -> dict[str, A
         out["open_s"] = time.perf_counter() - started
         out.update(measure_queries(ix))
         out.update(measure_similarity(ix, json.loads(labels.read_text("utf-8"))))
+        out.update(measure_history(ix, labels.with_name("transitions.json")))
     return out
 
 
@@ -433,16 +636,26 @@ def bench_size(n: int, seed: int, work: Path) -> dict[str, Any]:
         f"[n={n}] generated {generated.sheets} sheets in {generated.seconds:.1f} s", file=sys.stderr
     )
 
-    load_before = os.getloadavg()[0]
+    load: dict[str, float] = {"before_build": os.getloadavg()[0]}
     build, build_peak = run_child(["--child", "build", str(generated.sheet_dir), str(index_dir)])
-    load_after_build = os.getloadavg()[0]
+    load["after_build"] = os.getloadavg()[0]
     print(f"[n={n}] built in {build['seconds']:.1f} s", file=sys.stderr)
     measured, measure_peak = run_child(
         ["--child", "measure", str(generated.sheet_dir), str(index_dir), str(generated.labels)]
     )
+    load["after_measure"] = os.getloadavg()[0]
     print(f"[n={n}] measured", file=sys.stderr)
+    cli, _ = run_child(["--child", "cli", str(index_dir)])
+    load["after_cli"] = os.getloadavg()[0]
+    incremental, incremental_peak = run_child(
+        ["--child", "incremental", str(generated.sheet_dir), str(index_dir)]
+    )
+    load["after_incremental"] = os.getloadavg()[0]
+    print(f"[n={n}] incremental index in {incremental['seconds']:.1f} s", file=sys.stderr)
+    cpu_total = build["cpu_s"] + build["cpu_workers_s"]
     result: dict[str, Any] = {
         "build_sheets_per_s": n / build["seconds"],
+        "build_cpu_sheets_per_s": n / (cpu_total / machine_cpus()),
         "parse_sheets_per_s": measured["parse_sheets_per_s"],
         "index_mb": directory_mb(index_dir),
         "peak_rss_mb": build_peak,
@@ -452,6 +665,10 @@ def bench_size(n: int, seed: int, work: Path) -> dict[str, Any]:
         "candidates_s": measured["candidates_s"],
         "recall_at_10": measured["recall_at_10"],
         "precision_at_50": measured["precision_at_50"],
+        "cli_search_s": cli["cli_search_s"],
+        "cli_heavy_imports": cli["cli_heavy_imports"],
+        "incremental_index_s": incremental["seconds"],
+        "incremental_peak_rss_mb": incremental_peak,
         "build_s": build["seconds"],
         "build_stages_s": build["stages"],
         "build_cpu_s": {"parent": build["cpu_s"], "workers": build["cpu_workers_s"]},
@@ -462,11 +679,7 @@ def bench_size(n: int, seed: int, work: Path) -> dict[str, Any]:
         "build_warnings": build["report"]["warnings"],
         "measure_peak_rss_mb": measure_peak,
         "generate_s": generated.seconds,
-        "loadavg_1min": {
-            "before_build": load_before,
-            "after_build": load_after_build,
-            "after_measure": os.getloadavg()[0],
-        },
+        "loadavg_1min": load,
         "planted_groups": generated.groups,
     }
     for key, value in measured.items():
@@ -483,6 +696,7 @@ def machine_cpus() -> int:
 
 TABLE_ROWS: tuple[tuple[str, str, str], ...] = (
     ("build_sheets_per_s", "build (sheets/s, end to end)", "{:.0f}"),
+    ("build_cpu_sheets_per_s", "build on idle cores (sheets/s, from CPU time)", "{:.0f}"),
     ("parse_sheets_per_s", "parse (sheets/s, 1 process)", "{:.0f}"),
     ("analyze_sheets_per_s", "evalsearch analyze (sheets/s, 1 process)", "{:.0f}"),
     ("sudachi_sheets_per_s", "raw Sudachi (sheets/s, 1 process)", "{:.0f}"),
@@ -491,10 +705,18 @@ TABLE_ROWS: tuple[tuple[str, str, str], ...] = (
     ("peak_rss_mb", "peak RSS of build (MB)", "{:.0f}"),
     ("query_p50_ms", "query p50 (ms, warm)", "{:.1f}"),
     ("query_p95_ms", "query p95 (ms, warm)", "{:.1f}"),
+    ("query_cpu_p95_ms", "query p95 (CPU ms, warm)", "{:.1f}"),
     ("similar_ms", "similar (ms, median)", "{:.1f}"),
-    ("candidates_s", "candidates (s)", "{:.2f}"),
+    ("candidates_s", "candidates, top 50 (s)", "{:.2f}"),
+    ("candidates_all_pairs_s", "candidates, every pair, no evidence (s)", "{:.2f}"),
+    ("neighbour_recall_at_10", "recall of the exact top-10 neighbours", "{:.3f}"),
     ("recall_at_10", "recall@10 of planted pairs", "{:.3f}"),
     ("precision_at_50", "precision of top 50", "{:.2f}"),
+    ("cli_search_s", "CLI search, cold process (s)", "{:.2f}"),
+    ("incremental_index_s", "index after 1 changed file (s)", "{:.2f}"),
+    ("history_ms", "history (ms, median, warm)", "{:.1f}"),
+    ("history_p95_ms", "history (ms, p95, warm)", "{:.1f}"),
+    ("changes_s", "changes --year (s)", "{:.2f}"),
 )
 
 
@@ -521,6 +743,83 @@ def markdown(results: dict[str, dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+GOALS: tuple[tuple[str, str, Callable[[int], float | None], str], ...] = (
+    # (metric, label, goal at N (None: no goal at that size), "<=" or ">=")
+    ("peak_rss_mb", "peak RSS of the build (MB)", lambda n: 2048.0, "<="),
+    ("build_sheets_per_s", "build (sheets/s)", lambda n: 400.0 if n >= 100_000 else None, ">="),
+    (
+        "query_p95_ms",
+        "query p95, warm (ms)",
+        lambda n: 50.0 if n >= 100_000 else (10.0 if n >= 10_000 else None),
+        "<=",
+    ),
+    ("similar_ms", "similar, warm (ms)", lambda n: 15.0 if n >= 100_000 else None, "<="),
+    ("candidates_s", "candidates, whole corpus (s)", lambda n: 60.0, "<="),
+    ("neighbour_recall_at_10", "recall of the exact top 10", lambda n: 0.99, ">="),
+    ("recall_at_10", "planted-pair recall@10", lambda n: 0.95, ">="),
+    (
+        "cli_search_s",
+        "CLI search, cold process (s)",
+        lambda n: 0.5 if n >= 100_000 else (0.3 if n >= 10_000 else None),
+        "<=",
+    ),
+    ("incremental_index_s", "index 1 changed file (s)", lambda n: 5.0, "<="),
+    ("history_p95_ms", "history, warm (ms, p95)", lambda n: 50.0, "<="),
+    ("changes_s", "changes --year (s)", lambda n: 10.0, "<="),
+)
+"""Issue 13's goals (and issue 12's for history), per corpus size; 100k goals apply from
+100,000 sheets, 10k goals from 10,000."""
+
+
+def goals_markdown(results: dict[str, dict[str, Any]]) -> str:
+    """Every goal figure with its goal beside it (✓ met, ✗ missed), then the flat-memory ratio,
+    the change-class accuracy and the load averages."""
+    sizes = list(results)
+    lines = [
+        "| goal | " + " | ".join(f"N = {int(size):,}" for size in sizes) + " |",
+        "|---|" + "---|" * len(sizes),
+    ]
+    for key, label, goal_at, direction in GOALS:
+        cells = []
+        for size in sizes:
+            value = results[size].get(key)
+            goal = goal_at(int(size))
+            if value is None:
+                cells.append("–")
+                continue
+            shown = f"{value:.3f}" if value < 10 else f"{value:.0f}"
+            if goal is None:
+                cells.append(shown)
+                continue
+            met = value <= goal if direction == "<=" else value >= goal
+            cells.append(f"{shown} {'✓' if met else '✗'} (goal {direction} {goal:g})")
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    small = [size for size in sizes if int(size) == 1000]
+    large = [size for size in sizes if int(size) == 10_000]
+    if small and large:
+        ratio = results[large[0]]["peak_rss_mb"] / results[small[0]]["peak_rss_mb"]
+        lines.append(
+            f"| RSS at 10k ÷ RSS at 1k | {ratio:.2f} {'✓' if ratio <= 1.5 else '✗'} (goal <= 1.5) |"
+            + " |" * (len(sizes) - 1)
+        )
+    lines.append("")
+    for size in sizes:
+        result = results[size]
+        heavy = result.get("cli_heavy_imports")
+        lines.append(
+            f"N = {int(size):,}: CLI search imports scipy/sklearn: {heavy or 'no'}; "
+            "load average (1 min): "
+            + ", ".join(f"{stage} {value:.2f}" for stage, value in result["loadavg_1min"].items())
+        )
+        accuracy = result.get("history_accuracy")
+        if accuracy:
+            lines.append(
+                f"N = {int(size):,}: change-class accuracy (goal >= 0.95 each): "
+                + ", ".join(f"{kind} {value:.3f}" for kind, value in accuracy.items())
+            )
+    return "\n".join(lines)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -539,6 +838,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         kind, *paths = args.child
         if kind == "build":
             answer = child_build(Path(paths[0]), Path(paths[1]))
+        elif kind == "incremental":
+            answer = child_incremental(Path(paths[0]), Path(paths[1]))
+        elif kind == "cli":
+            answer = child_cli(Path(paths[0]))
         else:
             answer = child_measure(Path(paths[0]), Path(paths[1]), Path(paths[2]))
         print(json.dumps(answer))
@@ -552,6 +855,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(output, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     print(markdown(results))
+    print()
+    print(goals_markdown(results))
     print(f"\nJSON: {args.out}")
     return 0
 

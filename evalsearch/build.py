@@ -19,19 +19,21 @@ import ctypes.util
 import fcntl
 import gc
 import hashlib
+import json
 import multiprocessing
 import os
 import shutil
 import signal
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence as SequenceABC
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast, overload
 
 from evalsearch import engine, store
-from evalsearch.analysis import analyze
-from evalsearch.crossref import CrossReferences
+from evalsearch.analysis import Term, analyze
+from evalsearch.crossref import CrossReferences, SheetInfo, find_cross_references
 from evalsearch.errors import (
     DuplicateRecordError,
     IndexLockedError,
@@ -43,7 +45,7 @@ from evalsearch.errors import (
 from evalsearch.forms import item_labels
 from evalsearch.readers.sources import TABLE_SUFFIXES
 from evalsearch.records import SheetRecord
-from evalsearch.similarity import SimilarityModel
+from evalsearch.similarity import FeatureCounts, SheetFeatures, SimilarityModel
 from evalsearch.store import AnalyzedSheet, SourceFile
 from evalsearch.synonyms import version as synonyms_version
 
@@ -164,7 +166,13 @@ def _init_worker(whoosh_parent: str, options: ReadOptions, barrier: Any) -> None
     _quiet_worker()
     _no_gc_pauses()
     _worker.clear()
-    _worker.update(directory=Path(whoosh_parent), options=options, barrier=barrier, sink=None)
+    _worker.update(
+        directory=Path(whoosh_parent),
+        options=options,
+        barrier=barrier,
+        sink=None,
+        model=SimilarityModel(),
+    )
 
 
 def read_sheets(path: str, options: ReadOptions) -> list[SheetRecord]:
@@ -184,8 +192,58 @@ def read_sheets(path: str, options: ReadOptions) -> list[SheetRecord]:
     return list(parse_paths([path], strict=options.strict))
 
 
-FileResult = tuple[str, list[SheetRecord], list[AnalyzedSheet], ParseError | None]
-"""A worker's answer for one file: its records and analysed passages, or why it failed."""
+@dataclass(frozen=True)
+class _Sheet:
+    """One indexed sheet as the parent keeps it: a few facts, and where its record, its
+    terms and its passages lie in a spool file (a worker's) or in the previous index's files.
+    The parent never holds a sheet's texts or terms: that held 8.8 GB at 100,000 sheets."""
+
+    key: str
+    id: str
+    warnings: int
+    info: SheetInfo
+    record: tuple[str, int, int]  # (file, offset, length) of its records.jsonl line
+    terms: tuple[str, int, int]  # ... of its terms.jsonl line
+    passages: tuple[str, int, int] | None = None  # ... of its JSON passages (new sheets)
+    features: SheetFeatures | None = None  # similarity input (new sheets, until taken)
+
+
+FileResult = tuple[str, list[_Sheet], ParseError | None]
+"""A worker's answer for one file: its sheets (texts in the worker's spool), or why it
+failed."""
+
+
+class _Spool:
+    """A worker's three append-only files in the staging directory (records, terms and
+    passages as JSON lines). The parent copies the lines into the index files at the end."""
+
+    def __init__(self, directory: Path) -> None:
+        stem = directory / f"{SPOOL_PREFIX}{os.getpid()}"
+        self.files = {
+            kind: open(f"{stem}.{kind}", "wb")  # noqa: SIM115 (closed in close())
+            for kind in ("records", "terms", "passages")
+        }
+        self.sizes = dict.fromkeys(self.files, 0)
+
+    def write(self, kind: str, line: str) -> tuple[str, int, int]:
+        data = line.encode("utf-8")
+        offset = self.sizes[kind]
+        self.files[kind].write(data)
+        self.sizes[kind] = offset + len(data)
+        return self.files[kind].name, offset, len(data)
+
+    def close(self) -> None:
+        for handle in self.files.values():
+            handle.close()
+
+
+SPOOL_PREFIX = ".spool-"
+"""Spool files are dotfiles: the manifest never fingerprints them, and the build removes them
+before the staging directory becomes the index."""
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")) + "\n"
 
 
 def _index_file(path: str) -> FileResult:
@@ -193,13 +251,33 @@ def _index_file(path: str) -> FileResult:
         records = read_sheets(path, _worker["options"])
     except ParseError as error:
         # Every file is read before the run decides: one run names every bad file.
-        return path, [], [], error
-    packed = [analyze_record(record) for record in records]
+        return path, [], error
     if records and _worker["sink"] is None:
         _worker["sink"] = engine.SegmentSink(_worker["directory"])
-    for record, terms in zip(records, packed, strict=True):
-        _worker["sink"].add(record, terms)
-    return path, records, packed, None
+        _worker["spool"] = _Spool(_worker["directory"])
+    sink, model = _worker["sink"], _worker["model"]
+    spool: _Spool = _worker.get("spool")  # type: ignore[assignment]  # set with the sink
+    sheets = []
+    for record in records:
+        terms = analyze_record(record)
+        sink.add(record, terms)
+        # Serialised here, in parallel, not in the parent: the store's own forms
+        # (store.write_records / write_terms) line for line.
+        sheets.append(
+            _Sheet(
+                key=record.key,
+                id=record.id,
+                warnings=len(record.warnings),
+                info=SheetInfo.from_record(record),
+                record=spool.write(
+                    "records", json.dumps(record.to_dict(), ensure_ascii=False) + "\n"
+                ),
+                terms=spool.write("terms", _dumps([record.key, terms])),
+                passages=spool.write("passages", _dumps(record.passages())),
+                features=model.sheet_features(terms),
+            )
+        )
+    return path, sheets, None
 
 
 def _finish_worker(_: int) -> Any:
@@ -209,6 +287,9 @@ def _finish_worker(_: int) -> Any:
         _worker["barrier"].wait(timeout=600)
     sink = _worker["sink"]
     _worker["sink"] = None
+    spool = _worker.pop("spool", None)
+    if spool is not None:
+        spool.close()
     return sink.finish() if sink is not None else None
 
 
@@ -261,6 +342,9 @@ class _Workers:
             sink = _worker.get("sink")
             if sink is not None:
                 sink.cancel()
+            spool = _worker.get("spool")
+            if spool is not None:
+                spool.close()
             _worker.clear()
 
 
@@ -388,8 +472,7 @@ def _build_locked(
 class _Contents:
     """What the index will hold after this run, and what the run changed (all by record key)."""
 
-    records: dict[str, SheetRecord]
-    analyzed: dict[str, AnalyzedSheet]
+    sheets: dict[str, _Sheet]
     files: dict[str, SourceFile]
     reparsed: frozenset[str] = frozenset()  # files this run parses again
     form: str | None = None  # the profile every file is forced through (--form)
@@ -408,16 +491,10 @@ class _Contents:
         entry = self.files.pop(path)
         for key in entry.keys:
             if self.owner.get(key) == path:
-                del self.records[key], self.analyzed[key], self.owner[key]
+                del self.sheets[key], self.owner[key]
                 self.removed.add(key)
 
-    def take(
-        self,
-        path: str,
-        sha256: str,
-        records: Sequence[SheetRecord],
-        analyzed: Sequence[AnalyzedSheet],
-    ) -> None:
+    def take(self, path: str, sha256: str, sheets: Sequence[_Sheet]) -> None:
         """The sheets parsed from file ``path`` replace whatever that file gave before."""
         if path in self.files:
             self.replaced_files += 1
@@ -426,11 +503,11 @@ class _Contents:
             self.added_files += 1
             stale = set()
         new_keys = []
-        for record, terms in zip(records, analyzed, strict=True):
-            key = record.key
+        for sheet in sheets:
+            key = sheet.key
             if key in self.seen:
                 raise DuplicateRecordError(
-                    f"ID {record.id}（年度-事業番号）のシートが {self.seen[key]} にもあります。"
+                    f"ID {sheet.id}（年度-事業番号）のシートが {self.seen[key]} にもあります。"
                     "どちらか一方だけを索引に入れてください。",
                     file=path,
                 )
@@ -439,7 +516,7 @@ class _Contents:
             if other is not None and other != path:
                 if other not in self.reparsed and Path(other).exists():
                     raise DuplicateRecordError(
-                        f"ID {record.id}（年度-事業番号）のシートが索引済みの {other} にもあります。"
+                        f"ID {sheet.id}（年度-事業番号）のシートが索引済みの {other} にもあります。"
                         "どちらか一方だけを索引に入れるか、--rebuild で作り直してください。",
                         file=path,
                     )
@@ -448,14 +525,13 @@ class _Contents:
                 self.files[other] = SourceFile(
                     entry.sha256, tuple(k for k in entry.keys if k != key), entry.form
                 )
-            self.records[key] = record
-            self.analyzed[key] = terms
+            self.sheets[key] = sheet
             self.owner[key] = path
             new_keys.append(key)
-            self.warnings += len(record.warnings)
+            self.warnings += sheet.warnings
         for key in stale - set(new_keys):
             if self.owner.get(key) == path:
-                del self.records[key], self.analyzed[key], self.owner[key]
+                del self.sheets[key], self.owner[key]
                 self.removed.add(key)
         self.files[path] = SourceFile(sha256, tuple(new_keys), self.form)
 
@@ -475,52 +551,56 @@ def _build_in(
     processes: int,
     started: float,
 ) -> BuildReport:
+    counts = FeatureCounts(SimilarityModel())
     if previous is not None:
         engine.copy(directory, staging)
         contents = _Contents(
-            {record.key: record for record in store.iter_records(directory)},
-            dict(store.iter_terms(directory)),
+            _previous_sheets(directory),
             dict(old_files),
             reparsed=frozenset(changed),
             form=options.form,
         )
     else:
         engine.create(staging)
-        contents = _Contents({}, {}, {}, form=options.form)
+        contents = _Contents({}, {}, form=options.form)
     for path in gone:
         contents.drop(path)
-    in_old_index = set(contents.records)
+    in_old_index = set(contents.sheets)
     failed: list[ParseError] = []
 
     # Errors reading the copied Whoosh files mean the previous index is damaged.
     damaged = engine.reading(directory) if previous is not None else contextlib.nullcontext()
-    with damaged:
-        workers = _Workers(staging, options, max(1, min(processes, len(changed))))
-        try:
-            if progress:
-                progress(0, len(changed))
-            for done, (path, records, analyzed, error) in enumerate(workers.run(changed), start=1):
-                if error is not None:
-                    failed.append(error)
-                else:
-                    contents.take(path, hashes[path], records, analyzed)
+    try:
+        with damaged:
+            workers = _Workers(staging, options, max(1, min(processes, len(changed))))
+            try:
                 if progress:
-                    progress(done, len(changed))
-            if failed and not keep_going:
-                raise ParseErrors(failed)
-            segments = workers.finish()
-        finally:
-            workers.close()
-        # Old copies of re-indexed sheets, and sheets gone from their file, leave the old
-        # segments; the workers' segments join the index.
-        replaced = (in_old_index & set(contents.seen)) | contents.removed
-        engine.commit_segments(staging, sorted(replaced), segments)
+                    progress(0, len(changed))
+                for done, (path, sheets, error) in enumerate(workers.run(changed), start=1):
+                    if error is not None:
+                        failed.append(error)
+                    else:
+                        contents.take(
+                            path, hashes[path], [_taken(sheet, counts) for sheet in sheets]
+                        )
+                    if progress:
+                        progress(done, len(changed))
+                if failed and not keep_going:
+                    raise ParseErrors(failed)
+                segments = workers.finish()
+            finally:
+                workers.close()
+            # Old copies of re-indexed sheets, and sheets gone from their file, leave the old
+            # segments; the workers' segments join the index.
+            replaced = (in_old_index & set(contents.seen)) | contents.removed
+            engine.commit_segments(staging, sorted(replaced), segments)
 
-    ordered = list(contents.records.values())
-    ordered_terms = [contents.analyzed[record.key] for record in ordered]
-    store.write_records(staging, ordered)
-    store.write_terms(staging, zip(contents.records, ordered_terms, strict=True))
-    _fit_similarity(staging, ordered, ordered_terms)
+        ordered = list(contents.sheets.values())
+        _write_store(staging, ordered)
+        _fit_similarity(staging, ordered, counts)
+    finally:
+        for spool in staging.glob(f"{SPOOL_PREFIX}*"):
+            spool.unlink(missing_ok=True)
     store.write_manifest(
         staging, contents.files, len(ordered), settings={"synonyms": synonyms_version()}
     )
@@ -539,14 +619,164 @@ def _build_in(
     )
 
 
-def _fit_similarity(
-    directory: Path, records: Sequence[SheetRecord], analyzed: Sequence[AnalyzedSheet]
-) -> None:
+def _taken(sheet: _Sheet, counts: FeatureCounts) -> _Sheet:
+    """The sheet as the parent keeps it: its similarity features go into ``counts`` now."""
+    if sheet.features is not None:
+        counts.add(sheet.key, sheet.features)
+        sheet = replace(sheet, features=None)
+    return sheet
+
+
+def _previous_sheets(directory: Path) -> dict[str, _Sheet]:
+    """The sheets of the index being updated, in stored order: where each one's lines are
+    in its records.jsonl and terms.jsonl, and its facts from crossrefs.json (nothing is
+    parsed but the keys)."""
+    from evalsearch.crossref import CROSSREFS_FILE
+
+    records_path = str(directory / store.RECORDS_FILE)
+    terms_path = str(directory / store.TERMS_FILE)
+    try:
+        infos = CrossReferences.load(directory).sheets
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise store.corrupt(directory, f"{CROSSREFS_FILE}: {type(error).__name__}") from error
+    sheets: dict[str, _Sheet] = {}
+    number = 0
+    try:
+        with open(records_path, "rb") as records, open(terms_path, "rb") as terms:
+            record_offset = terms_offset = 0
+            for record_line, terms_line in zip(records, terms, strict=True):
+                number += 1
+                # A terms line starts with its key: ["根室市/2023-12276",...
+                key = json.loads(terms_line[: terms_line.index(b'",') + 2][1:-1] or b'""')
+                info = infos[key]
+                sheets[key] = _Sheet(
+                    key=key,
+                    id=info.id,
+                    warnings=0,
+                    info=info,
+                    record=(records_path, record_offset, len(record_line)),
+                    terms=(terms_path, terms_offset, len(terms_line)),
+                )
+                record_offset += len(record_line)
+                terms_offset += len(terms_line)
+    except (OSError, ValueError, KeyError) as error:
+        raise store.corrupt(directory, f"{store.TERMS_FILE} {number}行目: {error!r}") from error
+    return sheets
+
+
+class _Lines:
+    """Reads lines back by (file, offset, length), keeping the files open."""
+
+    def __init__(self) -> None:
+        self.handles: dict[str, int] = {}
+
+    def read(self, where: tuple[str, int, int]) -> bytes:
+        name, offset, length = where
+        handle = self.handles.get(name)
+        if handle is None:
+            handle = self.handles[name] = os.open(name, os.O_RDONLY)
+        return os.pread(handle, length, offset)
+
+    def close(self) -> None:
+        for handle in self.handles.values():
+            os.close(handle)
+        self.handles.clear()
+
+    def __enter__(self) -> _Lines:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _write_store(directory: Path, sheets: Sequence[_Sheet]) -> None:
+    """records.jsonl and terms.jsonl, one line per sheet in index order, copied as bytes from
+    the spools and the previous index (the lines are already in their stored form)."""
+    with (
+        _Lines() as lines,
+        open(directory / store.RECORDS_FILE, "wb") as records,
+        open(directory / store.TERMS_FILE, "wb") as terms,
+    ):
+        for sheet in sheets:
+            records.write(lines.read(sheet.record))
+            terms.write(lines.read(sheet.terms))
+
+
+def _fit_similarity(directory: Path, sheets: Sequence[_Sheet], counts: FeatureCounts) -> None:
     """The similarity model, then the cross-references (which use it to tell apart projects
-    of the same name)."""
-    model = SimilarityModel().fit(records, analyzed)
-    model.save(directory)
-    CrossReferences.build(records, similarity=model.batch_similarity()).save(directory)
+    of the same name). Sheets kept from the previous index give their features from their
+    stored terms."""
+    model = counts.model
+    with _Lines() as lines:
+        for sheet in sheets:
+            if sheet.key not in counts:
+                _, passages = json.loads(lines.read(sheet.terms))
+                analyzed = {
+                    label: [Term._make(item) for item in items] for label, items in passages.items()
+                }
+                counts.add(sheet.key, model.sheet_features(analyzed))
+    infos = [sheet.info for sheet in sheets]
+    fitted = counts.fit(
+        [info.key for info in infos],
+        [info.fiscal_year for info in infos],
+        [(info.municipality, info.project_no) for info in infos],
+    )
+    fitted.save(directory)
+    with _Lines() as lines:
+        named = _NamedSheets(sheets, lines)
+        references = find_cross_references(
+            cast("Sequence[SheetRecord]", named), similarity=fitted.batch_similarity()
+        )
+    CrossReferences(infos, references).save(directory)
+
+
+class _NamedSheet:
+    """What ``crossref.find_cross_references`` reads of a record: its identity, its name and
+    (on demand) its passages, read back from a spool or the previous index."""
+
+    __slots__ = (
+        "_lines",
+        "_sheet",
+        "fiscal_year",
+        "key",
+        "municipality",
+        "project_name",
+        "project_no",
+    )
+
+    def __init__(self, sheet: _Sheet, lines: _Lines) -> None:
+        self._sheet, self._lines = sheet, lines
+        info = sheet.info
+        self.key, self.municipality, self.fiscal_year = (
+            info.key,
+            info.municipality,
+            info.fiscal_year,
+        )
+        self.project_no, self.project_name = info.project_no, info.project_name
+
+    def passages(self) -> dict[str, str]:
+        if self._sheet.passages is not None:
+            passages: dict[str, str] = json.loads(self._lines.read(self._sheet.passages))
+            return passages
+        record = SheetRecord.from_dict(json.loads(self._lines.read(self._sheet.record)))
+        return record.passages()
+
+
+class _NamedSheets(SequenceABC[_NamedSheet]):
+    """The sheets as the records ``find_cross_references`` takes, without holding them."""
+
+    def __init__(self, sheets: Sequence[_Sheet], lines: _Lines) -> None:
+        self._items = [_NamedSheet(sheet, lines) for sheet in sheets]
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    @overload
+    def __getitem__(self, index: int) -> _NamedSheet: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[_NamedSheet]: ...
+    def __getitem__(self, index: int | slice) -> _NamedSheet | list[_NamedSheet]:
+        return self._items[index]
 
 
 # --- directories -------------------------------------------------------------------------

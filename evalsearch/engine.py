@@ -15,21 +15,28 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import pickle
 import shutil
 import struct
 import zlib
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from itertools import combinations
+from itertools import combinations, pairwise
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from whoosh import analysis as wanalysis
 from whoosh import collectors, scoring
 from whoosh import fields as wfields
+from whoosh import formats as wformats
 from whoosh import index as windex
+from whoosh import matching as wmatching
 from whoosh import query as wq
+from whoosh.system import pack_uint as _pack_uint
+from whoosh.util.numeric import byte_to_length
 from whoosh.writing import SegmentWriter
 
 from evalsearch.analysis import QueryWord, Term
@@ -91,10 +98,12 @@ COMBINED_FIELD = "text"
 PASSAGE_GAP = 100
 """Positions left between passages in the combined field so a phrase never spans two."""
 
-WRITER_LIMIT_MB = 256
-"""Whoosh pool memory per writer before it spills a sorted run to disk. Measured at 10,000
-sheets on 2 cores (bench/run.py): 768 MB gave 268 sheets/s at 1,894 MB peak RSS, 256 MB gives
-219 sheets/s at 1,627 MB. Spilling costs speed, but the memory target (2 GiB) is the tighter one."""
+WRITER_LIMIT_MB = 48
+"""Whoosh pool memory per writer before it spills a sorted run to disk. The pool is most of a
+worker's memory, so it sets how the build's memory grows with the corpus: at 256 MB a worker
+held 313 MB at 1,000 sheets and 569 MB at 10,000 (peak of the build 688 → 1,234 MB); at 48 MB
+it holds ~315 MB at both (688 → 743 MB), at the same CPU time (bench/run.py, 2 cores). The
+spilled runs are merged from disk a posting at a time."""
 
 TERM_SEPARATOR = "\x1f"
 
@@ -124,11 +133,21 @@ class PreAnalyzedText(wfields.TEXT):
         positions: dict[str, list[int]] = {}
         for text, position in value:
             positions.setdefault(text, []).append(position)
-        encode = self.format.encode
         boost = self.format.field_boost
+        if type(self.format) is not wformats.Positions:
+            encode = self.format.encode
+            for text, poslist in positions.items():
+                poslist.sort()
+                yield text.encode("utf-8"), len(poslist), len(poslist) * boost, encode(poslist)
+            return
+        # Positions.encode inlined (same bytes: the count, then the pickled deltas): it ran
+        # once per posting, a tenth of the indexing worker's Whoosh time.
+        dumps = pickle.dumps
         for text, poslist in positions.items():
             poslist.sort()
-            yield text.encode("utf-8"), len(poslist), len(poslist) * boost, encode(poslist)
+            count = len(poslist)
+            deltas = [poslist[0], *(b - a for a, b in pairwise(poslist))]
+            yield text.encode("utf-8"), count, count * boost, _pack_uint(count) + dumps(deltas, 2)
 
 
 SUBCOMPOUND_MARK = "\x02"
@@ -256,7 +275,15 @@ def create(directory: Path) -> None:
 
 
 def copy(source: Path, target: Path) -> None:
-    shutil.copytree(source / WHOOSH_DIR, target / WHOOSH_DIR)
+    """The Whoosh files of ``source`` in ``target``, as hard links where the file system
+    allows: Whoosh never writes into a segment file once it is written (deletions and the
+    segment list go into a new table of contents), and copying 1.5 GB of segments at 100,000
+    sheets was most of an incremental run."""
+    try:
+        shutil.copytree(source / WHOOSH_DIR, target / WHOOSH_DIR, copy_function=os.link)
+    except OSError:
+        shutil.rmtree(target / WHOOSH_DIR, ignore_errors=True)
+        shutil.copytree(source / WHOOSH_DIR, target / WHOOSH_DIR)
 
 
 _READ_ERRORS: tuple[type[BaseException], ...] = (
@@ -584,6 +611,483 @@ def compile_filter(filters: Filters) -> Any | None:
     return terms[0] if len(terms) == 1 else wq.And(terms)
 
 
+# --- vectorised execution ------------------------------------------------------------------
+# Whoosh scores a query one document at a time through a tree of pure-Python matchers: a
+# broad query (matching most sheets) cost ~100 ms at 10,000 sheets and ~200 ms at 100,000.
+# The executor below computes the same thing a whole posting list at a time with numpy: each
+# term's BM25F scores are one array, Or/And/AndMaybe are array operations, and a Sequence
+# (phrase, proximity bonus) joins the position lists of the documents that hold every word.
+# It implements exactly the node types compile_query produces, with Whoosh's semantics
+# (scores, span rules, tie order); any other node raises _Unsupported and the query runs
+# through Whoosh's own matchers instead (``Engine._execute_whoosh``).
+
+VECTORISED = True
+"""Run queries with the numpy executor (False: Whoosh's matchers; the tests compare both)."""
+
+POSTINGS_CACHE_MB = 256
+"""Posting lists (document numbers and BM25F scores) kept in memory per opened index."""
+
+POSITIONS_CACHE_MB = 128
+"""Decoded position lists kept per opened index (phrases and the proximity bonus)."""
+
+
+class _Unsupported(Exception):
+    """A query node the vectorised executor does not implement."""
+
+
+_BYTE_LENGTHS = np.array([0, *(byte_to_length(code) for code in range(1, 256))], dtype=np.float64)
+"""Whoosh stores a field length as one byte (``length_to_byte``); 0 means no length."""
+
+
+@dataclass
+class _Match:
+    """A node's result over the whole index: which documents match and their scores (the
+    score is only meaningful where ``mask`` is true)."""
+
+    mask: np.ndarray  # bool, one per document number
+    scores: np.ndarray  # float64
+
+
+@dataclass
+class _Spans:
+    """Position spans of a node inside candidate documents, sorted by (doc, start, end)."""
+
+    docs: np.ndarray  # int64
+    starts: np.ndarray  # int64
+    ends: np.ndarray  # int64
+
+
+class _Cache:
+    """A least-recently-used map with a byte budget."""
+
+    def __init__(self, budget_mb: int) -> None:
+        self.budget = budget_mb * 1024 * 1024
+        self.used = 0
+        self.items: OrderedDict[tuple[str, bytes], tuple[Any, int]] = OrderedDict()
+
+    def get(self, key: tuple[str, bytes]) -> Any:
+        found = self.items.get(key)
+        if found is None:
+            return None
+        self.items.move_to_end(key)
+        return found[0]
+
+    def put(self, key: tuple[str, bytes], value: Any, size: int) -> None:
+        self.items[key] = (value, size)
+        self.used += size
+        while self.used > self.budget and len(self.items) > 1:
+            _, (_, freed) = self.items.popitem(last=False)
+            self.used -= freed
+
+
+class _Vectorised:
+    """The numpy executor over one open searcher (see the section comment)."""
+
+    def __init__(self, searcher: Any) -> None:
+        self.searcher = searcher
+        self.schema = searcher.schema
+        self.size = searcher.doc_count_all()
+        if self.size >= 1 << _SPAN_BITS:
+            raise _Unsupported("too many documents for packed span keys")
+        self.leaves = [(sub.reader(), offset) for sub, offset in searcher.leaf_searchers()]
+        live = np.ones(self.size, dtype=bool)
+        for reader, offset in self.leaves:
+            if reader.has_deletions():
+                alive = np.fromiter(reader.all_doc_ids(), dtype=np.int64)
+                live[offset : offset + reader.doc_count_all()] = False
+                live[alive + offset] = True
+        self.live = live
+        weighting = searcher.weighting
+        if type(weighting) is not _CachedLengthBM25F:
+            raise _Unsupported(type(weighting).__name__)
+        self.weighting = weighting
+        self._lengths: dict[str, np.ndarray] = {}
+        self._postings = _Cache(POSTINGS_CACHE_MB)
+        self._positions = _Cache(POSITIONS_CACHE_MB)
+        self._memo: dict[int, tuple[Any, _Match]] = {}
+
+    # -- one query ----------------------------------------------------------------------------
+
+    def run(self, query: Any, excluded: Any | None) -> tuple[np.ndarray, np.ndarray]:
+        """The match mask and scores of ``query`` minus ``excluded``, deleted documents out."""
+        self._memo = {}
+        try:
+            found = self._eval(query)
+            mask = found.mask & self.live
+            if excluded is not None:
+                mask &= ~self._eval(excluded).mask
+            return mask, found.scores
+        finally:
+            self._memo = {}
+
+    def _eval(self, query: Any) -> _Match:
+        # Word queries are shared by several parents (the minimum-should-match, the all-words
+        # bonus and the proximity bonus): each is computed once per query.
+        memo = self._memo.get(id(query))
+        if memo is not None:
+            return memo[1]
+        found = self._compute(query)
+        self._memo[id(query)] = (query, found)
+        return found
+
+    def _empty(self) -> _Match:
+        return _Match(np.zeros(self.size, dtype=bool), np.zeros(self.size))
+
+    def _compute(self, query: Any) -> _Match:
+        kind = type(query)
+        if query is wq.NullQuery or kind is type(wq.NullQuery):
+            return self._empty()
+        if kind is wq.Term:
+            return self._term(query)
+        if kind is wq.ConstantScoreQuery:
+            # Whoosh gives every match the constant as the weight of a ListMatcher, which
+            # reads a weight of 0.0 as "none given" and scores 1.0 instead.
+            child = self._eval(query.child)
+            constant = float(query.score) or 1.0
+            return _Match(child.mask, np.where(child.mask, constant, 0.0))
+        if kind is wq.AndMaybe:
+            a, b = self._eval(query.a), self._eval(query.b)
+            both = a.mask & b.mask
+            return _Match(a.mask, np.where(both, a.scores + b.scores, a.scores))
+        if kind is wq.AndNot:
+            a, b = self._eval(query.a), self._eval(query.b)
+            return _Match(a.mask & ~b.mask, a.scores)
+        if kind is wq.Every and query.fieldname in (None, "", "*"):
+            return _Match(self.live.copy(), np.full(self.size, float(query.boost)))
+        if kind in (wq.Or, wq.And, wq.Sequence):
+            subs = query.subqueries
+            if not subs:
+                return self._empty()
+            if len(subs) == 1:
+                # Whoosh's CompoundQuery.matcher uses a lone child as is, without the boost.
+                return self._eval(subs[0])
+            children = [self._eval(sub) for sub in subs]
+            if kind is wq.Or:
+                mask = np.logical_or.reduce([child.mask for child in children])
+                scores = _sum_where(children)
+            elif kind is wq.And:
+                mask = np.logical_and.reduce([child.mask for child in children])
+                scores = _sum_where(children)
+            else:
+                mask = self._sequence_mask(query, children)
+                scores = _sum_where(children)
+            if query.boost != 1.0:
+                scores = scores * query.boost
+            return _Match(mask, scores)
+        raise _Unsupported(kind.__name__)
+
+    # -- terms --------------------------------------------------------------------------------
+
+    def _term(self, query: Any) -> _Match:
+        found = self._term_postings(query.fieldname, query.text)
+        if found is None:
+            return self._empty()
+        ids, scores = found
+        if query.boost != 1.0:
+            scores = scores * query.boost
+        mask = np.zeros(self.size, dtype=bool)
+        mask[ids] = True
+        dense = np.zeros(self.size)
+        dense[ids] = scores
+        return _Match(mask, dense)
+
+    def _term_bytes(self, fieldname: str, text: Any) -> bytes | None:
+        if fieldname not in self.schema:
+            return None
+        try:
+            return bytes(self.schema[fieldname].to_bytes(text))
+        except ValueError:
+            return None
+
+    def _term_postings(self, fieldname: str, text: Any) -> tuple[np.ndarray, np.ndarray] | None:
+        """Document numbers holding the term and their (unboosted) scores, as Whoosh's
+        scorer gives them; None when no segment holds the term."""
+        btext = self._term_bytes(fieldname, text)
+        if btext is None:
+            return None
+        key = (fieldname, btext)
+        cached = self._postings.get(key)
+        if cached is not None:
+            return cached or None
+        ids_parts: list[np.ndarray] = []
+        weight_parts: list[np.ndarray] = []
+        for reader, offset in self.leaves:
+            if (fieldname, btext) not in reader:
+                continue
+            ids, weights, _ = _read_postings(reader, fieldname, btext, values=False)
+            ids_parts.append(ids + offset)
+            weight_parts.append(weights)
+        if not ids_parts:
+            self._postings.put(key, (), 64)
+            return None
+        ids = np.concatenate(ids_parts)
+        weights = np.concatenate(weight_parts)
+        field = self.schema[fieldname]
+        if field.scorable:
+            weighting = self.weighting
+            idf = self.searcher.idf(fieldname, btext)
+            avgfl = self.searcher.avg_field_length(fieldname) or 1
+            b = weighting._field_B.get(fieldname, weighting.B)
+            k1 = weighting.K1
+            lengths = self._field_lengths(fieldname)[ids]
+            # scoring.bm25, operation for operation, so the floats are Whoosh's own.
+            scores = idf * ((weights * (k1 + 1)) / (weights + k1 * ((1 - b) + b * lengths / avgfl)))
+        else:
+            scores = weights  # WeightScorer: the posting's weight
+        found = (ids, scores)
+        self._postings.put(key, found, ids.nbytes + scores.nbytes + 200)
+        return found
+
+    def _field_lengths(self, fieldname: str) -> np.ndarray:
+        lengths = self._lengths.get(fieldname)
+        if lengths is None:
+            lengths = np.zeros(self.size)
+            for reader, offset in self.leaves:
+                count = reader.doc_count_all()
+                lengths[offset : offset + count] = _segment_lengths(reader, fieldname, count)
+            self._lengths[fieldname] = lengths
+        return lengths
+
+    # -- positions ----------------------------------------------------------------------------
+
+    def _sequence_mask(self, query: Any, children: Sequence[_Match]) -> np.ndarray:
+        """Documents where the subqueries occur in order, each within ``slop`` positions of
+        the previous one (Whoosh's SpanNear with mindist 1)."""
+        if not query.ordered:
+            raise _Unsupported("unordered Sequence")
+        candidates = np.logical_and.reduce([child.mask for child in children])
+        if not candidates.any():
+            return candidates
+        spans = self._sequence_spans(query, candidates)
+        mask = np.zeros(self.size, dtype=bool)
+        mask[spans.docs] = True
+        return mask
+
+    def _sequence_spans(self, query: Any, candidates: np.ndarray) -> _Spans:
+        subs = query.subqueries
+        spans = self._spans(subs[0], candidates)
+        for sub in subs[1:]:
+            if not len(spans.docs):
+                break
+            spans = _join(spans, self._spans(sub, candidates), query.slop)
+        return spans
+
+    def _spans(self, query: Any, candidates: np.ndarray) -> _Spans:
+        kind = type(query)
+        if kind is wq.Term:
+            return self._term_spans(query, candidates)
+        if kind in (wq.Or, wq.Sequence) and len(query.subqueries) == 1:
+            return self._spans(query.subqueries[0], candidates)
+        if kind is wq.Or:
+            parts = [self._spans(sub, candidates) for sub in query.subqueries]
+            return _union(parts)
+        if kind is wq.Sequence:
+            if not query.ordered or not query.subqueries:
+                raise _Unsupported("Sequence inside Sequence")
+            inner = candidates & self._eval(query).mask
+            if not inner.any():
+                return _no_spans()
+            return self._sequence_spans(query, inner)
+        raise _Unsupported(f"{kind.__name__} inside Sequence")
+
+    def _term_spans(self, query: Any, candidates: np.ndarray) -> _Spans:
+        btext = self._term_bytes(query.fieldname, query.text)
+        if btext is None:
+            return _no_spans()
+        found = self._term_positions(query.fieldname, btext)
+        if found is None:
+            return _no_spans()
+        ids, offsets, positions = found
+        keep = candidates[ids]
+        if not keep.any():
+            return _no_spans()
+        rows = np.flatnonzero(keep)
+        starts = offsets[rows]
+        counts = offsets[rows + 1] - starts
+        total = int(counts.sum())
+        # Indices of every position of the kept rows, without a Python loop.
+        first = np.repeat(starts - np.concatenate(([0], np.cumsum(counts)[:-1])), counts)
+        index = first + np.arange(total)
+        docs = np.repeat(ids[rows], counts)
+        pos = positions[index].astype(np.int64)
+        return _Spans(docs, pos, pos)
+
+    def _term_positions(
+        self, fieldname: str, btext: bytes
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """(document numbers, offsets, positions) of a term: CSR rows, one per posting."""
+        key = (fieldname, btext)
+        cached = self._positions.get(key)
+        if cached is not None:
+            return cached or None
+        field = self.schema[fieldname]
+        if not field.format.supports("positions"):
+            raise _Unsupported(f"{fieldname} has no positions")
+        decode = field.format.decode_positions
+        ids_parts: list[np.ndarray] = []
+        counts: list[int] = []
+        flat: list[int] = []
+        for reader, offset in self.leaves:
+            if (fieldname, btext) not in reader:
+                continue
+            ids, _, values = _read_postings(reader, fieldname, btext, values=True)
+            ids_parts.append(ids + offset)
+            for value in values:
+                decoded = decode(value)
+                counts.append(len(decoded))
+                flat.extend(decoded)
+        if not ids_parts:
+            self._positions.put(key, (), 64)
+            return None
+        ids = np.concatenate(ids_parts)
+        offsets = np.zeros(len(counts) + 1, dtype=np.int64)
+        np.cumsum(counts, out=offsets[1:])
+        positions = np.array(flat, dtype=np.int32)
+        found = (ids, offsets, positions)
+        self._positions.put(key, found, ids.nbytes + offsets.nbytes + positions.nbytes + 200)
+        return found
+
+
+def _sum_where(children: Sequence[_Match]) -> np.ndarray:
+    """Each document's sum of the scores of the children it matches, in child order."""
+    total = np.where(children[0].mask, children[0].scores, 0.0)
+    for child in children[1:]:
+        total = np.where(child.mask, total + child.scores, total)
+    return total
+
+
+def _no_spans() -> _Spans:
+    empty = np.zeros(0, dtype=np.int64)
+    return _Spans(empty, empty, empty)
+
+
+_SPAN_BITS = 21
+"""Bits of a span position in a packed (doc, start, end) key: positions stay below 2**21."""
+
+
+def _pack(docs: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    return (docs << (2 * _SPAN_BITS)) | (starts << _SPAN_BITS) | ends
+
+
+def _unpack(keys: np.ndarray) -> _Spans:
+    mask = (1 << _SPAN_BITS) - 1
+    return _Spans(keys >> (2 * _SPAN_BITS), (keys >> _SPAN_BITS) & mask, keys & mask)
+
+
+def _check_positions(*parts: _Spans) -> None:
+    for part in parts:
+        if len(part.ends) and int(part.ends.max()) >= 1 << _SPAN_BITS:
+            raise _Unsupported("position beyond the packed range")
+
+
+def _union(parts: Sequence[_Spans]) -> _Spans:
+    """Whoosh's UnionMatcher.spans: the set of both sides' spans, sorted."""
+    _check_positions(*parts)
+    keys = np.unique(np.concatenate([_pack(p.docs, p.starts, p.ends) for p in parts]))
+    return _unpack(keys)
+
+
+def _join(left: _Spans, right: _Spans, slop: int) -> _Spans:
+    """SpanNear(left, right, slop, ordered, mindist=1): every left span followed, in the same
+    document, by a right span starting 1..slop positions after its end; each pair becomes
+    the span from the left start to the right end."""
+    _check_positions(left, right)
+    if not len(right.docs) or not len(left.docs):
+        return _no_spans()
+    order = np.lexsort((right.starts, right.docs))
+    right_docs, right_starts, right_ends = (
+        right.docs[order],
+        right.starts[order],
+        right.ends[order],
+    )
+    right_keys = (right_docs << _SPAN_BITS) | right_starts
+    base = left.docs << _SPAN_BITS
+    low = np.searchsorted(right_keys, base | (left.ends + 1), side="left")
+    high = np.searchsorted(right_keys, base | (left.ends + slop), side="right")
+    counts = high - low
+    total = int(counts.sum())
+    if not total:
+        return _no_spans()
+    pair_left = np.repeat(np.arange(len(left.docs)), counts)
+    pair_right = np.repeat(low - np.concatenate(([0], np.cumsum(counts)[:-1])), counts)
+    pair_right = pair_right + np.arange(total)
+    keys = np.unique(_pack(left.docs[pair_left], left.starts[pair_left], right_ends[pair_right]))
+    return _unpack(keys)
+
+
+def _read_postings(
+    reader: Any, fieldname: str, btext: bytes, *, values: bool
+) -> tuple[np.ndarray, np.ndarray, list[bytes]]:
+    """A segment's whole posting list of one term: document numbers, weights and (with
+    ``values``) the raw posting values, read a block at a time."""
+    matcher = reader.postings(fieldname, btext)
+    if isinstance(matcher, wmatching.FilterMatcher):
+        matcher = matcher.child  # deleted documents: the executor masks them itself
+    ids: list[Any] = []
+    weights: list[Any] = []
+    raw: list[bytes] = []
+    if hasattr(matcher, "_read_ids") and hasattr(matcher, "_next_block"):
+        # Whoosh's block matcher (W3LeafMatcher): whole blocks, not one posting at a time.
+        while matcher.is_active():
+            matcher._read_ids()
+            matcher._read_weights()
+            ids.extend(matcher._ids)
+            weights.extend(matcher._weights)
+            if values:
+                matcher._read_values()
+                raw.extend(matcher._values)
+            matcher._next_block()
+    else:
+        while matcher.is_active():
+            ids.append(matcher.id())
+            weights.append(matcher.weight())
+            if values:
+                raw.append(matcher.value())
+            matcher.next()
+    return np.array(ids, dtype=np.int64), np.array(weights, dtype=np.float64), raw
+
+
+def _segment_lengths(reader: Any, fieldname: str, count: int) -> np.ndarray:
+    """One segment's field lengths as Whoosh's scorer sees them (``doc_field_length``)."""
+    perdoc = getattr(reader, "_perdoc", None)
+    column = None
+    if perdoc is not None and hasattr(perdoc, "_cached_reader"):
+        from whoosh.codec.whoosh3 import LENGTHS_COLUMN, _lenfield
+
+        column = perdoc._cached_reader(_lenfield(fieldname), LENGTHS_COLUMN)
+        if column is None:
+            return np.zeros(count)
+    if column is not None and hasattr(column, "_dbfile") and hasattr(column, "_count"):
+        stored = min(column._count, count)
+        codes = np.zeros(count, dtype=np.uint8)
+        if stored:
+            raw = column._dbfile.get(column._basepos, stored)
+            codes[:stored] = np.frombuffer(raw, dtype=np.uint8)
+        return _BYTE_LENGTHS[codes]
+    return np.array(
+        [reader.doc_field_length(docnum, fieldname, 0) or 0 for docnum in range(count)],
+        dtype=np.float64,
+    )
+
+
+def _top(mask: np.ndarray, scores: np.ndarray, limit: int) -> list[tuple[float, int]]:
+    """The ``limit`` best (score, document number) pairs: score descending, then document
+    number ascending, as Whoosh's TopCollector orders them."""
+    docs = np.flatnonzero(mask)
+    if not len(docs) or limit <= 0:
+        return []
+    values = scores[docs]
+    if len(docs) > limit:
+        # Everything above the limit-th best score, then its ties in document order.
+        threshold = np.partition(values, len(values) - limit)[len(values) - limit]
+        above = values > threshold
+        ties = np.flatnonzero(values == threshold)[: limit - int(above.sum())]
+        chosen = np.concatenate((np.flatnonzero(above), ties))
+        docs, values = docs[chosen], values[chosen]
+    order = np.lexsort((docs, -values))[:limit]
+    return [(float(values[i]), int(docs[i])) for i in order]
+
+
 class _FacetCounter(collectors.WrappingCollector):
     """Counts every match and its facet values in the one pass that scores them."""
 
@@ -612,6 +1116,9 @@ class Engine:
         self._whoosh = _open_whoosh(directory)
         self._searcher: Any = None
         self._facets: dict[str, list[str]] | None = None
+        self._facet_codes: dict[str, tuple[list[str], np.ndarray]] | None = None
+        self._vectorised: _Vectorised | None = None
+        self._vectorised_unsupported = False
 
     def searcher(self) -> Any:
         if self._searcher is None:
@@ -682,13 +1189,65 @@ class Engine:
             # Inside the query (score 0, ranking unchanged), the filter's postings let the
             # intersection skip documents instead of matching them and dropping them afterwards.
             query = wq.And([query, wq.ConstantScoreQuery(filter_query, 0.0)])
+        excluded = _any_of([_excluded(parsed, label) for label in labels])
+        if VECTORISED:
+            executor = self._executor()
+            if executor is not None:
+                try:
+                    return self._execute_vectorised(executor, query, excluded, limit)
+                except _Unsupported:
+                    pass  # a node the executor does not know: Whoosh runs the query
+        return self._execute_whoosh(query, excluded, limit)
+
+    def _executor(self) -> _Vectorised | None:
+        if self._vectorised is None and not self._vectorised_unsupported:
+            try:
+                self._vectorised = _Vectorised(self.searcher())
+            except _Unsupported:
+                self._vectorised_unsupported = True
+        return self._vectorised
+
+    def _execute_vectorised(
+        self, executor: _Vectorised, query: Any, excluded: Any | None, limit: int
+    ) -> QueryOutcome:
+        mask, scores = executor.run(query, excluded)
+        searcher = self.searcher()
+        facets = {}
+        for name, (values, codes) in self.facet_codes().items():
+            counts = np.bincount(codes[mask], minlength=len(values))
+            found = np.flatnonzero(counts)
+            # Most frequent first, then by value, as the Whoosh path orders them.
+            ordered = sorted((-int(counts[i]), values[i]) for i in found)
+            facets[name] = {value: -count for count, value in ordered}
+        hits = [
+            RawHit(score, dict(searcher.stored_fields(docnum)))
+            for score, docnum in _top(mask, scores, limit)
+        ]
+        return QueryOutcome(int(np.count_nonzero(mask)), hits, facets)
+
+    def facet_codes(self) -> dict[str, tuple[list[str], np.ndarray]]:
+        """Each facet field as (distinct values, one value index per document number)."""
+        if self._facet_codes is None:
+            codes = {}
+            for name, per_doc in self.facet_values().items():
+                index: dict[str, int] = {}
+                array = np.fromiter(
+                    (index.setdefault(value, len(index)) for value in per_doc),
+                    dtype=np.int64,
+                    count=len(per_doc),
+                )
+                codes[name] = (list(index), array)
+            self._facet_codes = codes
+        return self._facet_codes
+
+    def _execute_whoosh(self, query: Any, excluded: Any | None, limit: int) -> QueryOutcome:
+        searcher = self.searcher()
         # No block-quality skipping and no matcher replacement: both drop matches that cannot
         # reach the top hits, and every match must be counted.
         collector: Any = _FacetCounter(
             collectors.TopCollector(limit=max(1, limit), usequality=False, replace=0),
             self.facet_values(),
         )
-        excluded = _any_of([_excluded(parsed, label) for label in labels])
         if excluded is not None:
             # Not wq.AndNot: Whoosh's AndNotMatcher does not skip the excluded postings
             # forward, so the first match of each segment escaped the exclusion. The excluded
@@ -711,9 +1270,46 @@ class Engine:
             self._searcher.close()
             self._searcher = None
         self._facets = None
+        self._facet_codes = None
+        self._vectorised = None
 
 
 # --- parallel writing --------------------------------------------------------------------
+
+
+class _BulkLengths:
+    """A segment's per-document reader whose ``doc_field_length`` answers from each field's
+    lengths read in one piece (the same values: Whoosh's one-byte lengths decoded)."""
+
+    def __init__(self, reader: Any) -> None:
+        self._reader = reader
+        self._fields: dict[str, list[int | None]] = {}
+
+    def doc_field_length(self, docnum: int, fieldname: str, default: int = 0) -> int | None:
+        lengths = self._fields.get(fieldname)
+        if lengths is None:
+            lengths = self._fields[fieldname] = self._read(fieldname, default)
+        return lengths[docnum] if docnum < len(lengths) else default
+
+    def _read(self, fieldname: str, default: int) -> list[int | None]:
+        from whoosh.codec.whoosh3 import LENGTHS_COLUMN, _lenfield
+
+        count = self._reader.doc_count_all()
+        column = None
+        if hasattr(self._reader, "_cached_reader"):
+            column = self._reader._cached_reader(_lenfield(fieldname), LENGTHS_COLUMN)
+            if column is None:
+                return [default] * count
+        if column is None or not hasattr(column, "_dbfile"):
+            return [self._reader.doc_field_length(n, fieldname, default) for n in range(count)]
+        stored = min(column._count, count)
+        raw = column._dbfile.get(column._basepos, stored) if stored else b""
+        # A zero byte reads as None, as W3PerDocReader.doc_field_length returns it.
+        table: list[int | None] = [None, *(byte_to_length(code) for code in range(1, 256))]
+        return [table[code] for code in raw] + [None] * (count - stored)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._reader, name)
 
 
 class SegmentSink:
@@ -738,6 +1334,11 @@ class SegmentSink:
         if not self._count:
             writer.cancel()
             return None
+        # Whoosh asks the field length of every posting's document while it writes the
+        # postings (per posting, through the column file: a third of this step's time);
+        # _BulkLengths reads each field's lengths once.
+        per_document_reader = writer.per_document_reader
+        writer.per_document_reader = lambda: _BulkLengths(per_document_reader())
         # Not writer._finish(): it would delete the temporary run directory that all the
         # sinks of this index share; commit_segments' writer removes it at the end.
         return writer._finalize_segment()

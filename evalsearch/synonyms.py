@@ -43,6 +43,7 @@ time. Loading a warm table takes well under a second; nothing is read at import 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import gzip
 import hashlib
@@ -595,6 +596,161 @@ class SynonymTable:
         )
 
 
+# --- the compact store -------------------------------------------------------------------
+# get_table() serves every query word of a process from one table. Loading the whole table
+# (the JSON cache above: 26,000 groups, 43,000 triggers, plus the municipal file analysed
+# with Sudachi) cost 0.3–0.5 s, paid by every cold ``evalsearch search``. The compact store
+# is an SQLite file beside the JSON cache, keyed the same way and by the municipal file:
+# the groups, the trigger -> groups index and the parsed municipal rules. A table backed by
+# it reads a trigger's groups when a query word asks for them; expansions are computed by
+# the same code (``SynonymTable._compute``), so they are the same.
+
+_STORE_SUFFIX = ".sqlite"
+_STORE_FORMAT = "1"
+
+
+def _store_path(cache: Path, municipal_file: Path) -> Path:
+    digest = hashlib.sha256(_cache_key(SUDACHI_SYNONYMS_FILE).encode())
+    digest.update(_file_digest(municipal_file).encode())
+    digest.update(_STORE_FORMAT.encode())
+    return cache / f"{_CACHE_PREFIX}{digest.hexdigest()[:24]}{_STORE_SUFFIX}"
+
+
+def _join(terms: Sequence[str]) -> str:
+    return "\x1f".join(terms)
+
+
+def write_compact_store(cache: Path | None = None) -> Path | None:
+    """Write the compact store of the default table (Sudachi + municipal file) into the
+    cache directory (``--warm`` does this at install time); None if it cannot be written."""
+    import sqlite3
+
+    where = cache if cache is not None else cache_dir()
+    try:
+        groups = _load_sudachi(SUDACHI_SYNONYMS_FILE, where)
+        rules = parse_synonym_file(MUNICIPAL_SYNONYMS_FILE, "municipal")
+        table = SynonymTable(groups, rules)
+        path = _store_path(where, MUNICIPAL_SYNONYMS_FILE)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=_STORE_SUFFIX, dir=path.parent)
+        os.close(fd)
+        try:
+            with contextlib.closing(sqlite3.connect(temporary)) as db:
+                db.execute("CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT)")
+                db.execute("CREATE TABLE groups (id INTEGER PRIMARY KEY, entries TEXT)")
+                db.execute("CREATE TABLE triggers (key TEXT PRIMARY KEY, groups TEXT)")
+                db.executemany(
+                    "INSERT INTO groups VALUES (?, ?)",
+                    (
+                        (index, json.dumps(group, ensure_ascii=False, separators=(",", ":")))
+                        for index, group in enumerate(groups)
+                    ),
+                )
+                db.executemany(
+                    "INSERT INTO triggers VALUES (?, ?)",
+                    ((_join(key), json.dumps(found)) for key, found in table._triggers.items()),
+                )
+                rule_rows = [
+                    [
+                        [[list(terms), surface] for terms, surface in rule.left],
+                        [[list(terms), surface] for terms, surface in rule.right],
+                        rule.weight,
+                        rule.source,
+                        rule.block,
+                        rule.file,
+                        rule.line,
+                    ]
+                    for rule in rules
+                ]
+                meta = {
+                    "format": _STORE_FORMAT,
+                    "max_key_length": str(max((len(key) for key in table._triggers), default=1)),
+                    "rules": json.dumps(rule_rows, ensure_ascii=False),
+                    "version": version(),
+                }
+                db.executemany("INSERT INTO meta VALUES (?, ?)", meta.items())
+                db.commit()
+            os.chmod(temporary, 0o644)
+            os.replace(temporary, path)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+        for old in path.parent.glob(f"{_CACHE_PREFIX}*{_STORE_SUFFIX}"):
+            if old != path:
+                old.unlink(missing_ok=True)
+        return path
+    except (OSError, sqlite3.Error, SynonymFileError):
+        return None
+
+
+class _StoredTriggers:
+    """``SynonymTable._triggers`` read from the store: trigger -> group indices."""
+
+    def __init__(self, db: Any) -> None:
+        self._db = db
+
+    def get(self, key: tuple[str, ...], default: Any = ()) -> Any:
+        row = self._db.execute("SELECT groups FROM triggers WHERE key = ?", (_join(key),))
+        found = row.fetchone()
+        return json.loads(found[0]) if found else default
+
+
+class _StoredGroups:
+    """``SynonymTable._groups`` read from the store, a group at a time."""
+
+    def __init__(self, db: Any) -> None:
+        self._db = db
+        self._cache: dict[int, list[_Entry]] = {}
+
+    def __getitem__(self, index: int) -> list[_Entry]:
+        group = self._cache.get(index)
+        if group is None:
+            row = self._db.execute("SELECT entries FROM groups WHERE id = ?", (index,)).fetchone()
+            group = self._cache[index] = [
+                (tuple(e[0]), e[1], e[2], e[3], e[4], e[5], e[6]) for e in json.loads(row[0])
+            ]
+        return group
+
+
+def _compact_table(user_files: Sequence[str]) -> SynonymTable | None:
+    """The default table backed by the compact store, written first if missing; None when
+    user files are given or the store cannot be used (the caller loads the full table)."""
+    import sqlite3
+
+    if user_files:
+        return None
+    cache = cache_dir()
+    try:
+        path = _store_path(cache, MUNICIPAL_SYNONYMS_FILE)
+        if not path.exists() and write_compact_store(cache) is None:
+            return None
+        db = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True, check_same_thread=False)
+        meta = dict(db.execute("SELECT name, value FROM meta").fetchall())
+        if meta.get("format") != _STORE_FORMAT:
+            return None
+        rules = [
+            _Rule(
+                tuple((tuple(terms), surface) for terms, surface in left),
+                tuple((tuple(terms), surface) for terms, surface in right),
+                weight,
+                source,
+                block,
+                file,
+                line,
+            )
+            for left, right, weight, source, block, file, line in json.loads(meta["rules"])
+        ]
+    except (OSError, sqlite3.Error, ValueError, KeyError, TypeError):
+        return None
+    table = SynonymTable((), rules, version=meta["version"])
+    table._groups = _StoredGroups(db)  # type: ignore[assignment]
+    table._triggers = _StoredTriggers(db)  # type: ignore[assignment]
+    table.max_key_length = max(
+        int(meta["max_key_length"]), max((len(key) for key in table._rules), default=1)
+    )
+    return table
+
+
 # --- the process-wide table ----------------------------------------------------------------
 
 _tables: dict[tuple[str, ...], SynonymTable] = {}
@@ -602,14 +758,18 @@ _lock = threading.Lock()
 
 
 def get_table(user_files: Sequence[str | os.PathLike[str]] = ()) -> SynonymTable:
-    """The table for these user files, built on first use and kept for the process."""
+    """The table for these user files, built on first use and kept for the process.
+
+    The Sudachi groups and the municipal rules come from the compact store
+    (``_CompactStore``) when the cache holds one: a cold ``evalsearch search`` then looks
+    up only its own words instead of loading 26,000 groups (0.3–0.5 s)."""
     key = tuple(str(Path(path).resolve()) for path in user_files)
     table = _tables.get(key)
     if table is None:
         with _lock:
             table = _tables.get(key)
             if table is None:
-                table = _tables[key] = SynonymTable.load(key)
+                table = _tables[key] = _compact_table(key) or SynonymTable.load(key)
     return table
 
 
@@ -634,6 +794,8 @@ def _main(argv: Sequence[str] | None = None) -> int:
     except SynonymFileError as error:
         print(f"エラー: {error}", file=sys.stderr)
         return 1
+    if args.warm:
+        write_compact_store()
     if args.warm:
         print(
             f"同義語辞書: {table.version()}（{time.perf_counter() - started:.2f} 秒、キャッシュ {cache_dir()}）"
