@@ -315,12 +315,19 @@ class RecordStore:
         self.directory = directory
         self._records: list[SheetRecord] | None = None
         self._by_key: dict[str, SheetRecord] = {}
+        self._by_reference: dict[str, list[SheetRecord]] = {}
 
     def records(self) -> list[SheetRecord]:
         """Every record, in indexing order."""
         if self._records is None:
             self._records = list(iter_records(self.directory))
             self._by_key = {record.key: record for record in self._records}
+            # One lookup per reference (project number or id) instead of a scan per question:
+            # at 10,000 sheets the scan was two thirds of a warm `similar`.
+            self._by_reference = {}
+            for record in self._records:
+                for reference in dict.fromkeys((record.project_no, record.id)):
+                    self._by_reference.setdefault(reference, []).append(record)
         return self._records
 
     def get(self, key: str) -> SheetRecord:
@@ -341,11 +348,11 @@ class RecordStore:
         wanted = unicodedata.normalize("NFKC", reference).strip()
         if "/" in wanted:
             municipality, _, wanted = wanted.rpartition("/")
+        self.records()
         found = [
             record
-            for record in self.records()
-            if wanted in (record.project_no, record.id)
-            and (year is None or record.fiscal_year == year)
+            for record in self._by_reference.get(wanted, ())
+            if (year is None or record.fiscal_year == year)
             and (municipality is None or record.municipality == municipality)
         ]
         if not found:
