@@ -52,13 +52,12 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from bench.wholesheet import string_values, sudachi_terms  # noqa: E402
+
 OFUNATO_XLSX = Path("/work/shared/realdata/ofunato/report.xlsx")
 OFUNATO_JUDGMENTS = Path(__file__).with_name("judgments") / "ofunato_merge_pairs.json"
 GENERATED_N = 1000
 GENERATED_SEED = 3
-EXCLUDED_KEYS = frozenset({"source", "warnings"})
-"""Keys of ``SheetRecord.to_dict()`` left out of the baseline's sheet text (provenance)."""
-
 UNSUPPORTED = "未対応"
 
 Pair = tuple[str, str]
@@ -136,20 +135,6 @@ class SheetText:
     text: str
 
 
-def string_values(value: Any, *, skip: frozenset[str] = EXCLUDED_KEYS) -> Iterable[str]:
-    """All string values inside a JSON-like value, depth first; keys in ``skip`` are left out."""
-    if isinstance(value, str):
-        if value:
-            yield value
-    elif isinstance(value, Mapping):
-        for key, item in value.items():
-            if key not in skip:
-                yield from string_values(item, skip=skip)
-    elif isinstance(value, list | tuple):
-        for item in value:
-            yield from string_values(item, skip=skip)
-
-
 def record_text(record: Any) -> SheetText:
     """A SheetRecord's whole-sheet text: every string value of ``to_dict()``, joined."""
     data = record.to_dict()
@@ -220,13 +205,6 @@ def generated_texts(sheet_dir: Path) -> list[SheetText]:
 
 
 # --- baseline ------------------------------------------------------------------------------
-
-
-def sudachi_terms(text: str) -> list[str]:
-    """The term texts of evalsearch's analysis (compounds and their parts)."""
-    from evalsearch.analysis import analyze
-
-    return [term.text for term in analyze(text)]
 
 
 def tfidf_pairs(

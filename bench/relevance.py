@@ -55,6 +55,8 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from bench.wholesheet import string_values, sudachi_terms  # noqa: E402
+
 HERE = Path(__file__).resolve().parent
 JUDGMENTS = HERE / "judgments"
 NEMURO_DIR = HERE / "relevance_corpus" / "nemuro"
@@ -65,9 +67,6 @@ OFUNATO_XLSX_CANDIDATES = (
 K = 10
 K1 = 1.2
 B = 0.75
-EXCLUDED_KEYS = frozenset({"source", "warnings"})
-"""Keys of ``SheetRecord.to_dict()`` left out of the baseline's sheet text (provenance)."""
-
 UNSUPPORTED = "未対応（表の読み取りが索引に未統合）"
 METRICS = ("ndcg", "recall", "mrr")
 
@@ -161,20 +160,6 @@ class SheetText:
     text: str
 
 
-def string_values(value: Any, *, skip: frozenset[str] = EXCLUDED_KEYS) -> Iterable[str]:
-    """All string values inside a JSON-like value, depth first; keys in ``skip`` left out."""
-    if isinstance(value, str):
-        if value:
-            yield value
-    elif isinstance(value, Mapping):
-        for key, item in value.items():
-            if key not in skip:
-                yield from string_values(item, skip=skip)
-    elif isinstance(value, list | tuple):
-        for item in value:
-            yield from string_values(item, skip=skip)
-
-
 def plain_id(record_id: str) -> str:
     """``大船渡市/2025-0086`` → ``2025-0086`` (judgments name sheets by id, not by key)."""
     return str(record_id).rsplit("/", 1)[-1]
@@ -248,13 +233,6 @@ def ofunato_texts(path: Path) -> tuple[list[SheetText], str]:
 
 
 # --- baseline: Okapi BM25 --------------------------------------------------------------------
-
-
-def sudachi_terms(text: str) -> list[str]:
-    """Sheet terms: evalsearch's analysis (compound terms and their mode-A parts)."""
-    from evalsearch.analysis import analyze
-
-    return [term.text for term in analyze(text)]
 
 
 def sudachi_query_terms(query: str) -> list[str]:
