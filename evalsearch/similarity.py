@@ -105,13 +105,13 @@ neighbours from the chunked sparse product; the product costs the square of the 
 a truncated SVD and re-scores them exactly (``APPROXIMATE_*``; bench/run.py reports the
 recall of the exact top 10)."""
 
-APPROXIMATE_DIMENSIONS = 320
+APPROXIMATE_DIMENSIONS = 450
 """Dimensions of the truncated SVD that proposes neighbours in a large group (of 919 terms in
 the bench corpus). Recall of the exact top 10 over 300 sheets of a 33,334-sheet group (100,000
 sheets): 0.912 at 200 dimensions with 40 candidates, 0.973 with 80, 0.995 with 200; 0.999 at
-320 dimensions with 80 candidates, 1.000 at 450 with 120."""
+320 dimensions with 80 candidates (11 s for the group), 0.9987 at 450 with 40 (8.6 s)."""
 
-APPROXIMATE_CANDIDATES = 80
+APPROXIMATE_CANDIDATES = 40
 """Neighbours proposed per sheet by the SVD and re-scored with the exact cosine; the best
 ``top_k`` of them are kept (see ``APPROXIMATE_DIMENSIONS`` for the measurements)."""
 
@@ -798,7 +798,7 @@ def _collect(
 
 
 APPROXIMATE_PROBES = 12
-APPROXIMATE_PROBE_SHARE = 0.1
+APPROXIMATE_PROBE_SHARE = 0.06
 """Each sheet looks into the nearest ``max(APPROXIMATE_PROBES, share × clusters)`` clusters
 of the inverted file (about 2·√n clusters). On the 10,000-sheet corpus (115 clusters per
 year) 3 probes found 0.969 of the exact pairs, 4 0.985, 6 (5 %) 0.992, 12 0.992; at 100,000
@@ -833,6 +833,7 @@ def _ivf_candidates(
     looked = _nearest_centroid(reduced[queries], centroids, probes)
     order = np.argsort(labels, kind="stable")
     bounds = np.searchsorted(labels[order], np.arange(count + 1))
+    unique_projects = len(np.unique(projects)) == len(projects)
     # Each query's candidates from each of its probed clusters, side by side.
     slots = probes * wanted
     rows_found = np.full((len(queries), slots), -1, dtype=np.int32)
@@ -850,7 +851,14 @@ def _ivf_candidates(
             part = asking[start : start + MAX_CHUNK_ROWS]
             query, probe = part // probes, part % probes
             block = reduced[queries[query]] @ reduced[rows].T
-            block[projects[queries[query], None] == projects[None, rows]] = -np.inf
+            if unique_projects:
+                # One sheet per project in a (year, municipality) group: only the sheet itself
+                # is of its own project (rows are in ascending order within a cluster).
+                at = np.searchsorted(rows, queries[query])
+                own = (at < len(rows)) & (rows[np.minimum(at, len(rows) - 1)] == queries[query])
+                block[np.flatnonzero(own), at[own]] = -np.inf
+            else:
+                block[projects[queries[query], None] == projects[None, rows]] = -np.inf
             best = np.argpartition(-block, take - 1, axis=1)[:, :take]
             columns = probe[:, None] * wanted + np.arange(take)
             rows_found[query[:, None], columns] = rows[best]
