@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from evalsearch.errors import DuplicateRecordError, ParseError, ParseErrors, StrictModeError
-from evalsearch.parse.encoding import ENCODING_LABELS, decode_dump
+from evalsearch.parse.encoding import ENCODING_LABELS, decode_dump, read_bytes
 from evalsearch.parse.lexer import Kind, lex_lines
 from evalsearch.parse.sheet import read_sheet, split_sheets
 from evalsearch.records import SheetRecord
@@ -96,15 +96,7 @@ def parse_text(text: str, *, file: str = "<text>") -> list[SheetRecord]:
 def read_dump_file(path: str | Path) -> DumpFile:
     """The file's text in the encoding detected from its bytes (``encoding.decode_dump``)."""
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise ParseError(
-            "ファイルが見つかりません。パスを確認してください", file=str(path)
-        ) from None
-    except OSError as error:
-        raise ParseError(f"ファイルを読めません（{error.strerror}）", file=str(path)) from None
-    text, encoding = decode_dump(data, file=str(path))
+    text, encoding = decode_dump(read_bytes(path), file=str(path))
     return DumpFile(path, text, encoding)
 
 

@@ -19,6 +19,7 @@ going wrong:
 from __future__ import annotations
 
 import codecs
+from pathlib import Path
 
 from evalsearch.errors import ParseError
 
@@ -124,3 +125,15 @@ def _looks_like_mojibake(text: str) -> bool:
         return False
     odd = sum(1 for code in wide if code in _HALFWIDTH_KANA or code in _PRIVATE_USE)
     return odd / len(wide) > _MOJIBAKE_SHARE
+
+
+def read_bytes(path: Path) -> bytes:
+    """A file's bytes; a missing or unreadable file is a ParseError naming it."""
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise ParseError(
+            "ファイルが見つかりません。パスを確認してください", file=str(path)
+        ) from None
+    except OSError as error:
+        raise ParseError(f"ファイルを読めません（{error.strerror}）", file=str(path)) from None

@@ -20,6 +20,7 @@ from openpyxl import load_workbook
 from openpyxl.utils.exceptions import InvalidFileException
 
 from evalsearch.errors import ParseError
+from evalsearch.parse.encoding import read_bytes
 from evalsearch.readers.encoding import decode_table_bytes
 
 Cell = object
@@ -113,15 +114,7 @@ def _not_xlsx(path: Path) -> ParseError:
 
 
 def _csv_rows(path: Path, delimiter: str) -> Iterator[tuple[int, Row]]:
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise ParseError(
-            "ファイルが見つかりません。パスを確認してください", file=str(path)
-        ) from None
-    except OSError as error:
-        raise ParseError(f"ファイルを読めません（{error.strerror}）", file=str(path)) from None
-    text, _ = decode_table_bytes(data, file=str(path))
+    text, _ = decode_table_bytes(read_bytes(path), file=str(path))
     # newline="" keeps line breaks inside quoted cells, as the csv module requires.
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
