@@ -24,7 +24,16 @@ Methods
 Metrics, with K = the number of judged pairs of the corpus
   recall      share of the judged pairs found among the method's top K pairs
   recall_g2   the same over the grade-2 pairs only (top K list unchanged)
+  recall_folds  the recall over each half of the judged pairs (``folds``: even and odd places
+              of the sorted list), the halves the weights are cross-validated on
   precision   judged pairs (any grade) among the top K pairs ÷ K
+
+Cross-validation (``--cv``, 大船渡 only)
+  The index is built once; every setting of a small grid of candidate-score weights
+  (``CV_GRID``) ranks the pairs again. For each fold, the settings best on that fold are
+  reported with their recall on the other fold (the mean over settings tied on the tuning
+  fold, since which of them would be picked is arbitrary), then the shipped weights on both.
+  ``--split department`` puts each department's pairs (by the pair's first sheet) on one side.
 
 Records of 大船渡市 come from ``evalsearch.readers.read_table(path).records``. Until that reader
 exists, a small openpyxl fallback (``fallback_ofunato_texts``, marked below) yields
@@ -90,8 +99,31 @@ def precision_at(found: Sequence[Pair], judged: Iterable[Pair], k: int) -> float
     return len(top & wanted) / k
 
 
+def folds(judged: Iterable[Pair]) -> tuple[list[Pair], list[Pair]]:
+    """The judged pairs in two halves: even and odd places of the sorted list. Weights tuned
+    on one half are reported on the other (both grades and every department in each)."""
+    ordered = sorted({norm_pair(*pair) for pair in judged})
+    return ordered[0::2], ordered[1::2]
+
+
+def department_folds(
+    judged: Iterable[Pair], department_of: Mapping[str, str]
+) -> tuple[list[Pair], list[Pair]]:
+    """The judged pairs in two halves by the department of the pair's first sheet: the
+    departments, sorted, go alternately to one half and the other, so no department's habits
+    of writing are seen on both sides."""
+    ordered = sorted({norm_pair(*pair) for pair in judged})
+    departments = sorted({department_of[a] for a, _ in ordered})
+    side = {department: number % 2 for number, department in enumerate(departments)}
+    halves: tuple[list[Pair], list[Pair]] = ([], [])
+    for pair in ordered:
+        halves[side[department_of[pair[0]]]].append(pair)
+    return halves
+
+
 def score(found: Sequence[Pair], judged: Mapping[Pair, int]) -> dict[str, Any]:
-    """recall, recall over grade 2, precision@K for the top K of ``found``, K = len(judged)."""
+    """recall, recall over grade 2, recall per fold, precision@K for the top K of ``found``,
+    K = len(judged)."""
     k = len(judged)
     top = list(found[:k])
     grade2 = [pair for pair, grade in judged.items() if grade == 2]
@@ -100,6 +132,7 @@ def score(found: Sequence[Pair], judged: Mapping[Pair, int]) -> dict[str, Any]:
         "returned": len(top),
         "recall": recall(top, judged),
         "recall_g2": recall(top, grade2) if grade2 else None,
+        "recall_folds": [recall(top, half) for half in folds(judged)],
         "precision": precision_at(top, judged, k),
         "hits": sorted("|".join(pair) for pair in {norm_pair(*p) for p in top} & set(judged)),
     }
@@ -192,7 +225,7 @@ def fallback_ofunato_texts(path: Path = OFUNATO_XLSX) -> list[SheetText]:
 def ofunato_texts(path: Path = OFUNATO_XLSX) -> tuple[list[SheetText], str]:
     """The 大船渡 sheets for the baseline and where they came from ("readers" or "fallback")."""
     try:
-        from evalsearch.readers import read_table  # type: ignore[import-not-found]
+        from evalsearch.readers import read_table
     except ImportError:
         return fallback_ofunato_texts(path), "fallback"
     return [record_text(record) for record in read_table(path).records], "readers"
@@ -374,6 +407,142 @@ def measure_generated(
     return result
 
 
+# --- cross-validation of the candidate-score weights ----------------------------------------
+
+CV_GRID: Mapping[str, Sequence[float]] = {
+    "similarity": (0.5, 0.55, 0.6, 0.65, 0.7),
+    "rank_share": (0.0, 0.2, 0.25, 1 / 3, 0.4, 0.5),
+    "cross_reference": (0.1, 0.15, 0.2, 0.25),
+}
+"""The settings ``--cv`` tries: the similarity weight, the rank's share inside it
+(``candidates.RANK_SHARE``; 0 is the cosine alone) and the cross-reference weight. merge_plan
+takes what is left of 0.9; integration_answer and contradiction keep 0.05 each (大船渡's sheets
+have no オ answer, so neither can be tuned on them)."""
+
+
+@dataclass(frozen=True)
+class Setting:
+    similarity: float
+    rank_share: float
+    cross_reference: float
+
+    @property
+    def merge_plan(self) -> float:
+        return round(0.9 - self.similarity - self.cross_reference, 6)
+
+    def weights(self) -> dict[str, float]:
+        return {
+            "similarity": self.similarity,
+            "cross_reference": self.cross_reference,
+            "merge_plan": self.merge_plan,
+            "integration_answer": 0.05,
+            "contradiction": 0.05,
+        }
+
+    def label(self) -> str:
+        return (
+            f"similarity {self.similarity:.2f} (rank share {self.rank_share:.2f}), "
+            f"cross_reference {self.cross_reference:.2f}, merge_plan {self.merge_plan:.2f}"
+        )
+
+
+def cv_settings(grid: Mapping[str, Sequence[float]] = CV_GRID) -> list[Setting]:
+    return [
+        Setting(similarity, share, cross)
+        for similarity in grid["similarity"]
+        for share in grid["rank_share"]
+        for cross in grid["cross_reference"]
+        if 0.9 - similarity - cross >= -1e-9
+    ]
+
+
+def _ranked_with(ix: Any, setting: Setting | None, k: int) -> list[Pair]:
+    """The top ``k`` pairs with ``setting``'s weights (None: the shipped ones)."""
+    from evalsearch import candidates
+
+    saved = candidates.SCORE_WEIGHTS, candidates.RANK_SHARE
+    try:
+        if setting is not None:
+            candidates.SCORE_WEIGHTS = setting.weights()
+            candidates.RANK_SHARE = setting.rank_share
+        result = ix.candidates(min_score=0.0, limit=k, details=False)
+    finally:
+        candidates.SCORE_WEIGHTS, candidates.RANK_SHARE = saved
+    return [norm_pair(plain_id(pair.a.id), plain_id(pair.b.id)) for pair in result.pairs]
+
+
+def cross_validate(
+    xlsx: Path = OFUNATO_XLSX, judgments: Path = OFUNATO_JUDGMENTS, *, split: str = "parity"
+) -> dict[str, Any]:
+    """2-fold cross-validation of ``CV_GRID`` on 大船渡 (see the module docstring); ``split``
+    is "parity" (``folds``) or "department" (``department_folds``)."""
+    import evalsearch
+    from evalsearch.build import build_index
+
+    judged = judged_pairs(load_judgments(judgments))
+    k = len(judged)
+    settings = cv_settings()
+    with tempfile.TemporaryDirectory(prefix="merge-pairs-cv-") as work:
+        index_dir = Path(work) / "index"
+        build_index([xlsx], index_dir, rebuild=True)
+        with evalsearch.open(index_dir) as ix:
+            if split == "department":
+                sheets = ix.crossrefs.sheets.values()
+                halves = department_folds(
+                    judged, {plain_id(sheet.id): sheet.department for sheet in sheets}
+                )
+            else:
+                halves = folds(judged)
+            table = []
+            for setting in settings:
+                top = _ranked_with(ix, setting, k)
+                table.append([recall(top, half) or 0.0 for half in halves])
+            shipped_top = _ranked_with(ix, None, k)
+    out: dict[str, Any] = {
+        "k": k,
+        "split": split,
+        "fold_sizes": [len(half) for half in halves],
+        "settings": len(settings),
+        "folds": [],
+    }
+    for tune, check in ((0, 1), (1, 0)):
+        best = max(row[tune] for row in table)
+        tied = [i for i, row in enumerate(table) if row[tune] == best]
+        out["folds"].append(
+            {
+                "tuned_on": tune,
+                "tuning_recall": best,
+                "held_out_recall": sum(table[i][check] for i in tied) / len(tied),
+                "tied_settings": [settings[i].label() for i in tied],
+            }
+        )
+    out["shipped"] = {
+        "recall": recall(shipped_top, judged),
+        "recall_folds": [recall(shipped_top, half) for half in halves],
+    }
+    return out
+
+
+def print_cross_validation(result: Mapping[str, Any]) -> None:
+    sizes = " / ".join(str(size) for size in result["fold_sizes"])
+    print(
+        f"2-fold cross-validation ({result['split']}, {sizes} pairs) over "
+        f"{result['settings']} settings, K = {result['k']}"
+    )
+    for fold in result["folds"]:
+        other = 1 - fold["tuned_on"]
+        tied = fold["tied_settings"]
+        print(
+            f"- tuned on fold {fold['tuned_on']} (recall {fold['tuning_recall']:.3f}, "
+            f"{len(tied)} settings tied): fold {other} recall {fold['held_out_recall']:.3f}"
+        )
+        for label in tied[:5]:
+            print(f"    {label}")
+    shipped = result["shipped"]
+    halves = ", ".join(f"{value:.3f}" for value in shipped["recall_folds"])
+    print(f"- shipped weights: recall {shipped['recall']:.3f} (folds {halves})")
+
+
 # --- output --------------------------------------------------------------------------------
 
 
@@ -410,7 +579,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=GENERATED_SEED)
     parser.add_argument("--no-evalsearch", action="store_true", help="baseline only")
     parser.add_argument("--json", type=Path, help="write the results as JSON")
+    parser.add_argument(
+        "--cv", action="store_true", help="cross-validate the candidate-score weights (大船渡)"
+    )
+    parser.add_argument(
+        "--split", choices=("parity", "department"), default="parity", help="folds of --cv"
+    )
     args = parser.parse_args(argv)
+    if args.cv:
+        cv = cross_validate(args.xlsx, args.judgments, split=args.split)
+        print_cross_validation(cv)
+        if args.json:
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+            args.json.write_text(json.dumps(cv, ensure_ascii=False, indent=1) + "\n", "utf-8")
+        return 0
 
     started = time.perf_counter()
     wanted = [name.strip() for name in args.corpus.split(",") if name.strip()]
@@ -437,6 +619,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             notes.append(f"evalsearch: {UNSUPPORTED} ({r.evalsearch_note[:200]})")
         elif r.evalsearch_status == "error":
             notes.append(f"evalsearch error ({r.evalsearch_note[:200]})")
+        for method, metrics in (("baseline", r.baseline), ("evalsearch", r.evalsearch)):
+            halves = (metrics or {}).get("recall_folds") or []
+            if r.corpus == "ofunato" and halves:
+                notes.append(f"{method} recall by fold {' / '.join(f'{v:.3f}' for v in halves)}")
         timing = ", ".join(f"{key} {value:.1f} s" for key, value in r.seconds.items())
         print(f"- {r.corpus}: {'; '.join(notes)}; {timing}")
     print(f"total {total:.1f} s")

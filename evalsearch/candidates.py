@@ -10,24 +10,41 @@ returned get their evidence (``_ranked_pairs``).
 
 Score (0–1, the weights sum to 1)::
 
-    score = 0.60 × similarity              cosine of the two sheets' TF-IDF vectors
+    score = 0.60 × similarity              ⅔ cosine of the two sheets' TF-IDF vectors
+                                           + ⅓ mutual neighbour rank (below)
           + 0.15 × cross_reference         strength of one sheet naming the other (below)
-          + 0.10 × merge_plan              share of the two whose 方向性 has 統合・振替 (0, ½, 1)
+          + 0.15 × merge_plan              share of the two whose 方向性 plans a merge (0, ½, 1)
           + 0.05 × integration_answer      share of the two answering オ = ある/一部ある
-          + 0.05 × policy_area             1 when both sit in the same 施策区分
           + 0.05 × contradiction           1 when they say something against each other
+
+The mutual neighbour rank is (1/p + 1/q) / 2, where p is b's place among a's nearest sheets
+(1 = the nearest; same fiscal year and municipality, other projects; ties share the better
+place) and q is a's place among b's, each term 0 beyond ``top_k``. A reviewer looks at each
+sheet's closest partner: raw cosine put whole families of template-parallel sheets on top
+(five 医療費助成 sheets are ten pairs at cosine 0.7, three election sheets three pairs at 0.8)
+above a pair that is each other's best match at 0.35. On 大船渡's 407 sheets against the 120
+judged pairs (``bench/merge_pairs.py``) the rank took recall@120 from 0.433 to 0.575; its share
+(⅓) and the other weights were chosen by 2-fold cross-validation over the judged pairs (the
+figures are in ``bench/judgments/MERGE_PAIRS.md``).
 
 cross_reference is 1 when a sheet names the other in a sentence about merging (統合, 一元化 …),
 0.6 as a 連携 partner, 0.4 for a bare mention, each discounted by sqrt(3 / n) when n sheets
 name the same target (``crossref.HUB_SOURCES``): the 観光協会 named by fifty sheets is no merge
-proposal fifty times over.
+proposal fifty times over. A merge plan is 統合・振替 (根室) or the option the form profile tags
+with 統合 (大船渡: 改革改善（縮小・統合含む）).
+
+Sharing a 施策区分 (or a 部課・係, a 基本事業) is shown as a reason but is not scored: the judged
+pairs of 大船渡 share them 13–43 times more often than random pairs do, but so do the pairs
+that rank high anyway (nearly all the top 120 are in one 係), and no weight for them, added to
+the rank or folded into it, raised recall (MERGE_PAIRS.md).
 
 Similarity carries most weight because overlap of content is what a merge is about; the other
 terms are what the sheets themselves say about merging, and they lift a pair a reviewer must
 see even when the texts share few words (12276 names 12770's organisation in its ウ but the
-texts share only 交流/連携/地域). Cosines of genuinely overlapping sheets lie around 0.2–0.5,
-so a pair of sheets with nothing else in common needs a cosine of 0.25 to reach the default
-``min_score`` of 0.15.
+texts share only 交流/連携/地域). Cosines of genuinely overlapping sheets lie around 0.2–0.5:
+two sheets that are each other's nearest (from a cosine of ``RANK_MIN_SIMILARITY``, 0.1) are
+always above the default ``min_score`` of 0.15 (0.6 × (⅔ × 0.1 + ⅓) = 0.24), while a pair with
+nothing else in common and outside both top-10 lists needs a cosine of 0.375.
 """
 
 from __future__ import annotations
@@ -45,12 +62,25 @@ from evalsearch.wording import reference_sentence
 SCORE_WEIGHTS: Mapping[str, float] = {
     "similarity": 0.60,
     "cross_reference": 0.15,
-    "merge_plan": 0.10,
+    "merge_plan": 0.15,
     "integration_answer": 0.05,
-    "policy_area": 0.05,
     "contradiction": 0.05,
 }
 """Weights of ``candidate_score`` (see the module docstring)."""
+
+RANK_SHARE = 1 / 3
+"""Share of the mutual neighbour rank in the similarity component; the cosine has the rest."""
+
+RANK_MIN_SIMILARITY = 0.10
+"""A place among the nearest sheets counts only from this cosine up: in a small or sparse
+group every sheet has a nearest sheet, and below 0.1 the two share a couple of stray words
+(a boilerplate sheet would otherwise be its neighbour's candidate by place alone). Gates of
+0.08–0.15 gave the same recall on 大船渡 and on the generated corpus."""
+
+RANK_TOLERANCE = 1e-5
+"""Cosines closer than this are a tie for a place: the neighbour search and the check of one
+pair add the same products in a different order (float32), and a tie must not become two
+places on one path and one on the other."""
 
 DEFAULT_MIN_SCORE = 0.15
 DEFAULT_TOP_K = 10
@@ -90,6 +120,9 @@ class CandidatePair:
     passage_pairs: tuple[PassagePair, ...] = ()
     cross_references: tuple[CrossReference, ...] = ()
     contradictions: tuple[str, ...] = ()
+    neighbour_ranks: tuple[int, int] = (0, 0)
+    """b's place among a's nearest sheets and a's among b's (1 = the nearest), 0 beyond
+    ``top_k``: the mutual neighbour rank of the module docstring."""
 
     @property
     def ids(self) -> tuple[str, str]:
@@ -111,6 +144,7 @@ class CandidatePair:
             },
             "score": round(self.score, 4),
             "similarity": round(self.similarity, 4),
+            "neighbour_ranks": [place or None for place in self.neighbour_ranks],
             "components": {key: round(value, 4) for key, value in self.components.items()},
             "reasons": [reason.to_dict() for reason in self.reasons],
             "shared_terms": [term.to_dict() for term in self.shared_terms],
@@ -208,7 +242,13 @@ def find_candidates(
             similarities[ends] = model.similarity(a, b)
 
     pairs, total = _ranked_pairs(
-        model, crossrefs, similarities, min_score=min_score, limit=limit, details=details
+        model,
+        crossrefs,
+        similarities,
+        min_score=min_score,
+        limit=limit,
+        details=details,
+        top_k=top_k,
     )
     clusters = _clusters([(pair.a.key, pair.b.key, pair.score) for pair in pairs])
     sheets = {sheet.key: sheet for pair in pairs for sheet in (pair.a, pair.b)}
@@ -234,6 +274,7 @@ def _ranked_pairs(
     min_score: float,
     limit: int | None,
     details: bool,
+    top_k: int = DEFAULT_TOP_K,
 ) -> tuple[list[CandidatePair], int]:
     """The pairs at or above ``min_score``, best first, cut to ``limit``, and their number.
 
@@ -247,7 +288,9 @@ def _ranked_pairs(
     if not ends:
         return [], 0
     values = np.fromiter(similarities.values(), dtype=np.float64, count=len(ends))
-    low, high = _score_bounds(model, crossrefs, np.array(ends, dtype=np.int64), values)
+    ends_array = np.array(ends, dtype=np.int64)
+    places = neighbour_ranks(ends_array, values, top_k)
+    low, high = _score_bounds(model, crossrefs, ends_array, values, places)
     sure = low >= min_score
     possible = high >= min_score
     if limit is None:
@@ -258,23 +301,106 @@ def _ranked_pairs(
         if int(sure.sum()) >= limit > 0:
             floor = max(floor, float(np.partition(low[sure], -limit)[-limit]))
         chosen = np.flatnonzero(possible & ((high >= floor) | ~sure))
-    scored: list[tuple[CandidatePair, int, int]] = []
+    scored: list[tuple[CandidatePair, int, int, int]] = []
     for index in chosen.tolist():
         a, b = ends[index]
-        pair = score_pair(model, crossrefs, a, b, float(values[index]), details=False)
+        pair = score_pair(
+            model,
+            crossrefs,
+            a,
+            b,
+            float(values[index]),
+            details=False,
+            places=_places(places, index),
+        )
         if not low[index] <= pair.score <= high[index]:
-            return _all_pairs(model, crossrefs, similarities, min_score, limit, details)
+            return _all_pairs(model, crossrefs, similarities, min_score, limit, details, top_k)
         if pair.score >= min_score:
-            scored.append((pair, a, b))
+            scored.append((pair, a, b, index))
     total = int(np.count_nonzero(sure & ~_mask(len(ends), chosen))) + len(scored)
     scored.sort(key=lambda item: (-item[0].score, item[0].a.key, item[0].b.key))
     if limit is not None:
         scored = scored[:limit]
     if not details:
-        return [pair for pair, _, _ in scored], total
+        return [pair for pair, _, _, _ in scored], total
     return [
-        score_pair(model, crossrefs, a, b, similarities[(a, b)], details=True) for _, a, b in scored
+        score_pair(
+            model,
+            crossrefs,
+            a,
+            b,
+            similarities[(a, b)],
+            details=True,
+            places=_places(places, index),
+        )
+        for _, a, b, index in scored
     ], total
+
+
+def _places(places: np.ndarray, index: int) -> tuple[int, int]:
+    return int(places[index, 0]), int(places[index, 1])
+
+
+def neighbour_ranks(ends: np.ndarray, similarity: np.ndarray, depth: int) -> np.ndarray:
+    """(pairs × 2) places: ``[i, 0]`` is sheet ``ends[i, 1]``'s place among the neighbours of
+    ``ends[i, 0]`` (1 = the nearest), ``[i, 1]`` the reverse; 0 beyond ``depth`` or below
+    ``RANK_MIN_SIMILARITY``. A place is 1 + the number of the sheet's pairs with a cosine higher by
+    more than ``RANK_TOLERANCE`` (ties share the better place).
+
+    Only the pairs given are counted, so the places are exact up to ``depth`` when the pairs
+    hold every sheet's ``depth`` nearest sheets, as ``nearest_pairs`` gives them: a sheet with
+    a place up to ``depth`` has all its better neighbours among them, and a sheet further down
+    has ``depth`` better ones there already. One sort, no per-pair work.
+    """
+    count = len(ends)
+    if not count:
+        return np.zeros((0, 2), dtype=np.int64)
+    owner = np.concatenate([ends[:, 0], ends[:, 1]]).astype(np.float64)
+    value = np.concatenate([similarity, similarity]).astype(np.float64)
+    # One sorted key for every (sheet, neighbour): cosines lie in [-1, 1], so owner·4 − cosine
+    # keeps each sheet's neighbours together, nearest first.
+    key = owner * 4.0 - value
+    ordered = np.sort(key)
+    first = np.searchsorted(ordered, owner * 4.0 - 2.0, side="left")
+    better = np.searchsorted(ordered, key - RANK_TOLERANCE, side="left") - first
+    place = better + 1
+    place[(place > depth) | (value < RANK_MIN_SIMILARITY)] = 0
+    return np.ascontiguousarray(place.reshape(2, count).T, dtype=np.int64)
+
+
+def neighbour_place(
+    model: SimilarityModel, row: int, other: int, similarity: float, depth: int = DEFAULT_TOP_K
+) -> int:
+    """Sheet ``other``'s place among the nearest sheets of ``row`` (its fiscal year and
+    municipality, other projects), 0 beyond ``depth``: ``neighbour_ranks`` for one pair,
+    from the sheet's cosines with every sheet (one sparse product)."""
+    if similarity < RANK_MIN_SIMILARITY:
+        return 0
+    scores = model.scores(row)
+    allowed = (
+        (model.fiscal_years_ == model.fiscal_years_[row])
+        & (model.municipality_codes_ == model.municipality_codes_[row])
+        & (model.project_codes_ != model.project_codes_[row])
+    )
+    place = 1 + int(np.count_nonzero(scores[allowed] > similarity + RANK_TOLERANCE))
+    return place if place <= depth else 0
+
+
+def rank_score(places: tuple[int, int]) -> float:
+    """The mutual neighbour rank (1/p + 1/q) / 2 of a pair's places (0 = beyond the list)."""
+    return sum(1.0 / place for place in places if place > 0) / 2
+
+
+def _rank_scores(places: np.ndarray) -> np.ndarray:
+    """``rank_score`` of each row of a (pairs × 2) array of places."""
+    array = places.astype(np.float64)
+    inverse = np.where(array > 0, 1.0 / np.maximum(array, 1.0), 0.0)
+    return (inverse[:, 0] + inverse[:, 1]) / 2
+
+
+def similarity_component(cosine: float, rank: float) -> float:
+    """The similarity component: the cosine and the mutual neighbour rank (``RANK_SHARE``)."""
+    return (1.0 - RANK_SHARE) * max(0.0, cosine) + RANK_SHARE * rank
 
 
 def _mask(size: int, chosen: np.ndarray) -> np.ndarray:
@@ -290,12 +416,26 @@ def _all_pairs(
     min_score: float,
     limit: int | None,
     details: bool,
+    top_k: int = DEFAULT_TOP_K,
 ) -> tuple[list[CandidatePair], int]:
     """Every pair scored (the fallback of ``_ranked_pairs``)."""
+    ends = np.array(list(similarities), dtype=np.int64).reshape(-1, 2)
+    values = np.fromiter(similarities.values(), dtype=np.float64, count=len(ends))
+    places = neighbour_ranks(ends, values, top_k)
     pairs = [
         pair
-        for (a, b), similarity in similarities.items()
-        if (pair := score_pair(model, crossrefs, a, b, similarity, details=details)).score
+        for index, ((a, b), similarity) in enumerate(similarities.items())
+        if (
+            pair := score_pair(
+                model,
+                crossrefs,
+                a,
+                b,
+                similarity,
+                details=details,
+                places=_places(places, index),
+            )
+        ).score
         >= min_score
     ]
     pairs.sort(key=lambda pair: (-pair.score, pair.a.key, pair.b.key))
@@ -303,26 +443,25 @@ def _all_pairs(
 
 
 def _score_bounds(
-    model: SimilarityModel, crossrefs: CrossReferences, ends: np.ndarray, similarity: np.ndarray
+    model: SimilarityModel,
+    crossrefs: CrossReferences,
+    ends: np.ndarray,
+    similarity: np.ndarray,
+    places: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Lower and upper bounds of ``candidate_score`` for the pairs of rows ``ends``.
 
-    Exact per pair: the similarity, the 統合・振替 plans, the オ answers and the 施策区分 (as
+    Exact per pair: the similarity component (``places`` from ``neighbour_ranks``; by default
+    counted among ``ends`` with ``DEFAULT_TOP_K``), the 統合・振替 plans and the オ answers (as
     ``score_pair`` computes them, from each sheet's facts), and the cross-reference strength
     of the few pairs that name each other; the contradiction (0 or 1) is left open.
     """
+    if places is None:
+        places = neighbour_ranks(ends, similarity, DEFAULT_TOP_K)
     sheets = [crossrefs.sheet(key) for key in model.keys_]
     plans = np.array([sheet.plans_merge for sheet in sheets], dtype=np.float64)
     positive = np.array(
         [sheet.integration_stance == "positive" for sheet in sheets], dtype=np.float64
-    )
-    areas: dict[str, int] = {}
-    area = np.array(
-        [
-            areas.setdefault(sheet.policy_area, len(areas) + 1) if sheet.policy_area else 0
-            for sheet in sheets
-        ],
-        dtype=np.int64,
     )
     a, b = ends[:, 0], ends[:, 1]
     named = np.zeros(len(ends))
@@ -335,11 +474,11 @@ def _score_bounds(
                 named[index] = crossrefs.strength(reference.source, reference.target)
     weights = SCORE_WEIGHTS
     low = (
-        weights["similarity"] * np.maximum(0.0, similarity)
+        weights["similarity"]
+        * ((1.0 - RANK_SHARE) * np.maximum(0.0, similarity) + RANK_SHARE * _rank_scores(places))
         + weights["cross_reference"] * named
         + weights["merge_plan"] * (plans[a] + plans[b]) / 2
         + weights["integration_answer"] * (positive[a] + positive[b]) / 2
-        + weights["policy_area"] * ((area[a] == area[b]) & (area[a] > 0))
     )
     high = low + weights["contradiction"]
     return low - BOUND_SLACK, high + BOUND_SLACK
@@ -354,10 +493,20 @@ def score_pair(
     *,
     details: bool = True,
     keep_order: bool = False,
+    places: tuple[int, int] | None = None,
 ) -> CandidatePair:
-    """Score rows ``a`` and ``b`` of ``model`` as a candidate pair, with its reasons."""
+    """Score rows ``a`` and ``b`` of ``model`` as a candidate pair, with its reasons.
+
+    ``places`` are b's place among a's nearest sheets and a's among b's (``neighbour_ranks``);
+    without them each is looked up on its own (``neighbour_place``, one sparse product per
+    sheet: fine for the few pairs of one sheet's report, not for a whole ranking)."""
     if similarity is None:
         similarity = model.similarity(a, b)
+    if places is None:
+        places = (
+            neighbour_place(model, a, b, similarity),
+            neighbour_place(model, b, a, similarity),
+        )
     key_a, key_b = model.keys_[a], model.keys_[b]
     sheet_a, sheet_b = crossrefs.sheet(key_a), crossrefs.sheet(key_b)
     references = crossrefs.between(key_a, key_b)
@@ -369,15 +518,13 @@ def score_pair(
         or (not sources and sheet_b.plans_merge and not sheet_a.plans_merge)
     ):
         a, b, sheet_a, sheet_b = b, a, sheet_b, sheet_a
+        places = (places[1], places[0])
     both = (sheet_a, sheet_b)
     components = {
-        "similarity": max(0.0, similarity),
+        "similarity": similarity_component(similarity, rank_score(places)),
         "cross_reference": crossrefs.strength(key_a, key_b),
         "merge_plan": sum(sheet.plans_merge for sheet in both) / 2,
         "integration_answer": sum(sheet.integration_stance == "positive" for sheet in both) / 2,
-        "policy_area": 1.0
-        if sheet_a.policy_area and sheet_a.policy_area == sheet_b.policy_area
-        else 0.0,
         # Only what the sheets' ticked answers say counts; an inferred one asks for a check.
         "contradiction": 1.0 if any(not is_inferred(text) for text in contradictions) else 0.0,
     }
@@ -389,11 +536,12 @@ def score_pair(
         score=candidate_score(components),
         similarity=similarity,
         components=components,
-        reasons=_reasons(sheet_a, sheet_b, similarity, shared, references, contradictions),
+        reasons=_reasons(sheet_a, sheet_b, similarity, places, shared, references, contradictions),
         shared_terms=shared,
         passage_pairs=passage_pairs,
         cross_references=references,
         contradictions=contradictions,
+        neighbour_ranks=places,
     )
 
 
@@ -401,6 +549,7 @@ def _reasons(
     a: SheetInfo,
     b: SheetInfo,
     similarity: float,
+    places: tuple[int, int],
     shared: Sequence[SharedTerm],
     references: Sequence[CrossReference],
     contradictions: Sequence[str],
@@ -414,8 +563,10 @@ def _reasons(
         for text in contradictions
     )
     terms = "、".join(term.term for term in shared[:5])
+    near = _nearness(a, b, places)
+    notes = "、".join(part for part in (near, f"共通語: {terms}" if terms else "") if part)
     reasons.append(
-        Reason("similarity", f"類似度 {similarity:.2f}" + (f"（共通語: {terms}）" if terms else ""))
+        Reason("similarity", f"類似度 {similarity:.2f}" + (f"（{notes}）" if notes else ""))
     )
     for sheet in (a, b):
         if sheet.plans_merge:
@@ -437,13 +588,32 @@ def _reasons(
     return tuple(reasons)
 
 
+def _nearness(a: SheetInfo, b: SheetInfo, places: tuple[int, int]) -> str:
+    """「互いに最も近い」 or each sheet's place for the other, as the reason says it."""
+    to_b, to_a = places
+    if to_b == 1 and to_a == 1:
+        return "互いに最も近いシート"
+    parts = [
+        f"{sheet.project_no} から見て {place} 番目に近い"
+        for sheet, place in ((a, to_b), (b, to_a))
+        if place
+    ]
+    return "・".join(parts)
+
+
 def _clusters(edges: Sequence[tuple[str, str, float]]) -> tuple[tuple[str, ...], ...]:
     """Groups of more than two sheets, largest first, in which every member is strongly tied
     to the rest: groups grow from the strongest links, and two groups join only when at least
-    ``CLUSTER_DENSITY`` of the links between their members are candidate pairs (and the result
-    stays within ``MAX_CLUSTER_SIZE``). A chain A–B–C–D… of pairwise links is no merge
-    proposal, whatever its scores, so it never becomes one group."""
+    ``CLUSTER_DENSITY`` of the links between their members are candidate pairs and every member
+    of the joined group is linked to at least that share of the others (and the result stays
+    within ``MAX_CLUSTER_SIZE``). A chain A–B–C–D… of pairwise links is no merge proposal,
+    whatever its scores, so it never becomes one group; nor is a dense core with a member that
+    hangs on by one or two links (the density between two groups is an average over members)."""
     linked = {(a, b) if a <= b else (b, a) for a, b, _ in edges}
+
+    def tied(node: str, members: Sequence[str]) -> int:
+        return sum(((node, y) if node <= y else (y, node)) in linked for y in members)
+
     group_of: dict[str, str] = {}
     groups: dict[str, list[str]] = {}
     for a, b, _ in sorted(edges, key=lambda edge: (-edge[2], edge[0], edge[1])):
@@ -459,6 +629,9 @@ def _clusters(edges: Sequence[tuple[str, str, float]]) -> tuple[tuple[str, ...],
             continue
         between = sum(1 for x in left for y in right if ((x, y) if x <= y else (y, x)) in linked)
         if between < CLUSTER_DENSITY * len(left) * len(right):
+            continue
+        joined = left + right
+        if any(tied(node, joined) < CLUSTER_DENSITY * (len(joined) - 1) for node in joined):
             continue
         left.extend(right)
         for node in right:

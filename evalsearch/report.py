@@ -78,11 +78,10 @@ PASSAGE_TITLES: Mapping[str, str] = {
 }
 
 SCORE_DESCRIPTIONS: Mapping[str, str] = {
-    "similarity": "本文の類似度（TF-IDF のコサイン）",
+    "similarity": "本文の類似度（TF-IDF のコサイン ⅔、互いに何番目に近いか ⅓）",
     "cross_reference": "一方が他方の事業名・団体名に言及",
     "merge_plan": "方向性に「統合・振替」がある割合",
     "integration_answer": "オ（統合の可能性）が「ある」の割合",
-    "policy_area": "施策区分が同じ",
     "contradiction": "互いの記述に食い違いの疑い",
 }
 

@@ -6,14 +6,19 @@ import csv
 import io
 import itertools
 
+import numpy as np
 import pytest
 
+from evalsearch import candidates as candidates_module
 from evalsearch import similarity as similarity_module
 from evalsearch.candidates import (
     MAX_CLUSTER_SIZE,
     SCORE_WEIGHTS,
     candidate_score,
     find_candidates,
+    neighbour_ranks,
+    rank_score,
+    score_pair,
 )
 from evalsearch.crossref import CrossReferences
 from evalsearch.handle import Index
@@ -217,3 +222,109 @@ def test_a_chain_of_equally_strong_links_is_split_too() -> None:
     keys = [f"根室市/2023-8{i:04d}" for i in range(MAX_CLUSTER_SIZE * 2)]
     edges = [(a, b, 0.4) for a, b in itertools.pairwise(keys)]
     assert all(len(cluster) <= MAX_CLUSTER_SIZE for cluster in _clusters(edges))
+
+
+# --- mutual neighbour rank -------------------------------------------------------------------
+
+SUBSIDY = (
+    "{who}の医療費の自己負担分を助成し、{who}の経済的負担を軽減する。受給者証を交付し、"
+    "医療機関の窓口で自己負担分を助成する。県の補助を受け、所得制限を設けて医療費を助成している。"
+    "{extra}"
+)
+FAMILY = (
+    ("重度心身障害者", "障害者手帳を確認する。"),
+    ("ひとり親家庭", "児童扶養手当の受給を確認する。"),
+    ("妊産婦", "母子健康手帳を確認する。"),
+    ("寡婦", "戸籍を確認する。"),
+)
+
+
+def template_family() -> list[SheetRecord]:
+    """Four 医療費助成 sheets written from one template (every pair alike at cosine 0.4–0.7),
+    a pair of tourism sheets that are each other's nearest at a lower cosine, and a stray."""
+    records = [
+        make_record(
+            f"4100{i}",
+            f"{who}医療費助成事業",
+            activities=SUBSIDY.format(who=who, extra=extra),
+            intent=f"{who}が安心して医療を受けられる。",
+            reasons={"ア": f"{who}の医療費を助成し、経済的負担の軽減に結びついている。"},
+        )
+        for i, (who, extra) in enumerate(FAMILY)
+    ]
+    records += [
+        make_record(
+            "42001",
+            "観光物産展開催事業",
+            activities="首都圏で観光物産展を開催し、特産品の販売と観光パンフレットの配布を行う。",
+            intent="観光客が増え、特産品の販路が広がる。",
+            reasons={"ア": "物産展で観光客誘致と販路拡大に結びついている。"},
+        ),
+        make_record(
+            "42002",
+            "観光誘客宣伝事業",
+            activities="観光パンフレットを作成し、首都圏の旅行会社へ誘客の宣伝を行う。",
+            intent="観光客が増える。",
+            reasons={"ア": "宣伝により観光客の誘致に結びついている。"},
+        ),
+        make_record(
+            "43001",
+            "道路維持補修事業",
+            activities="市道の舗装を補修し、側溝を清掃する。",
+            intent="道路を安全に通行できる。",
+            reasons={"ア": "補修により安全な通行に結びついている。"},
+        ),
+    ]
+    return records
+
+
+def _order(result) -> list[tuple[str, str]]:
+    return [tuple(sorted((pair.a.project_no, pair.b.project_no))) for pair in result.pairs]
+
+
+def test_each_others_nearest_pair_is_not_buried_under_a_template_family(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    model, crossrefs = fit(template_family())
+    result = find_candidates(model, crossrefs, min_score=0.0)
+    order = _order(result)
+    tourism = order.index(("42001", "42002"))
+    # Only the family's own best pair comes first; its other five pairs follow the tourism pair.
+    assert tourism == 1
+    assert all(pair[0].startswith("4100") for pair in order[:tourism])
+    pair = result.pairs[tourism]
+    assert pair.neighbour_ranks == (1, 1)
+    assert any("互いに最も近いシート" in reason.text for reason in pair.reasons)
+    assert pair.to_dict()["neighbour_ranks"] == [1, 1]
+    # By cosine alone the family's pairs would fill the top of the list.
+    cosine = max(p.similarity for p in result.pairs if p.a.project_no.startswith("4100"))
+    assert pair.similarity < cosine
+    monkeypatch.setattr(candidates_module, "RANK_SHARE", 0.0)
+    assert _order(find_candidates(model, crossrefs, min_score=0.0)).index(("42001", "42002")) > 3
+
+
+def test_neighbour_ranks_places_ties_depth_and_gate() -> None:
+    ends = np.array([(0, 1), (0, 2), (0, 3), (1, 2), (2, 3), (3, 4)], dtype=np.int64)
+    cosines = np.array([0.5, 0.3, 0.3 + 1e-7, 0.2, 0.25, 0.08])
+    places = neighbour_ranks(ends, cosines, depth=2)
+    assert places.tolist() == [
+        [1, 1],  # 0 → 1 is 0's nearest; 1's nearest is 0 (0.5 > 0.2)
+        [2, 1],  # 2 and 3 tie for 0's second place (within RANK_TOLERANCE)
+        [2, 1],
+        [2, 0],  # 1 is 2's third (0.3 and 0.25 above 0.2): beyond depth 2
+        [2, 2],
+        [0, 0],  # below RANK_MIN_SIMILARITY: no place
+    ]
+    assert rank_score((1, 1)) == 1.0
+    assert rank_score((2, 0)) == pytest.approx(0.25)
+    assert rank_score((0, 0)) == 0.0
+
+
+def test_score_pair_alone_finds_the_places_the_ranking_uses(themed_index: Index) -> None:
+    model, crossrefs = themed_index.model, themed_index.crossrefs
+    for pair in themed_index.candidates(min_score=0.0).pairs:
+        alone = score_pair(
+            model, crossrefs, model.row_of(pair.a.key), model.row_of(pair.b.key), keep_order=True
+        )
+        assert alone.neighbour_ranks == pair.neighbour_ranks
+        assert alone.score == pytest.approx(pair.score)

@@ -11,7 +11,10 @@ from bench.merge_pairs import (
     OFUNATO_JUDGMENTS,
     OFUNATO_XLSX,
     SheetText,
+    cv_settings,
+    department_folds,
     fallback_ofunato_texts,
+    folds,
     judged_pairs,
     load_judgments,
     norm_pair,
@@ -54,6 +57,29 @@ def test_score_uses_the_top_k_with_k_the_number_of_judged_pairs() -> None:
     assert result["recall_g2"] == 0.5
     assert result["precision"] == pytest.approx(2 / 3)
     assert result["hits"] == ["a|b", "c|d"]
+
+
+def test_folds_split_the_judged_pairs_in_two_halves() -> None:
+    judged = {("a", "b"): 2, ("d", "c"): 1, ("e", "f"): 2, ("g", "h"): 1, ("i", "j"): 2}
+    first, second = folds(judged)
+    assert first == [("a", "b"), ("e", "f"), ("i", "j")] and second == [("c", "d"), ("g", "h")]
+    result = score([("a", "b"), ("c", "d")], judged)
+    assert result["recall_folds"] == [pytest.approx(1 / 3), 0.5]
+
+
+def test_department_folds_keep_a_department_on_one_side() -> None:
+    judged = [("a1", "a2"), ("b1", "x"), ("a1", "a3"), ("c1", "c2")]
+    department = {"a1": "A課", "b1": "B課", "c1": "C課"}
+    first, second = department_folds(judged, department)
+    assert first == [("a1", "a2"), ("a1", "a3"), ("c1", "c2")] and second == [("b1", "x")]
+
+
+def test_cv_settings_keep_the_weights_summing_to_one() -> None:
+    settings = cv_settings()
+    assert any(setting.rank_share == 0.0 for setting in settings)  # the cosine alone is tried
+    for setting in settings:
+        assert sum(setting.weights().values()) == pytest.approx(1.0)
+        assert setting.merge_plan >= 0.0
 
 
 def test_planted_groups_give_every_pair_inside_a_group() -> None:

@@ -40,9 +40,9 @@ def _every_pair_scored(ix: Index, monkeypatch: pytest.MonkeyPatch, **options: An
         patch.setattr(
             candidates_module,
             "_ranked_pairs",
-            lambda model, crossrefs, similarities, *, min_score, limit, details: (
+            lambda model, crossrefs, similarities, *, min_score, limit, details, top_k: (
                 candidates_module._all_pairs(
-                    model, crossrefs, similarities, min_score, limit, details
+                    model, crossrefs, similarities, min_score, limit, details, top_k
                 )
             ),
         )
@@ -93,7 +93,7 @@ def test_a_failed_bound_falls_back_to_scoring_every_pair(
     monkeypatch.setattr(
         candidates_module,
         "_score_bounds",
-        lambda model, crossrefs, ends, similarity: (
+        lambda model, crossrefs, ends, similarity, places: (
             np.full(len(ends), 2.0),  # a lower bound above every score: wrong
             np.full(len(ends), 3.0),
         ),
@@ -146,3 +146,17 @@ def test_small_groups_are_exact_by_default(
     assert model.nearest_pairs(rows, top_k=10, min_similarity=0.05) == model.nearest_pairs(
         rows, top_k=10, min_similarity=0.05, exact=False
     )
+
+
+def test_places_from_the_neighbour_lists_equal_each_sheets_own_lookup(generated: Index) -> None:
+    """The places counted among the pairs of ``nearest_pairs`` (one sort) are the places a
+    sheet's cosines with every sheet give (``neighbour_place``)."""
+    model = generated.model
+    pairs = model.nearest_pairs(np.arange(len(model)), top_k=10, min_similarity=0.05)
+    ends = np.array(list(pairs), dtype=np.int64)
+    places = candidates_module.neighbour_ranks(
+        ends, np.fromiter(pairs.values(), dtype=np.float64), 10
+    )
+    for ((a, b), similarity), (to_b, to_a) in zip(pairs.items(), places.tolist(), strict=True):
+        assert candidates_module.neighbour_place(model, a, b, similarity) == to_b
+        assert candidates_module.neighbour_place(model, b, a, similarity) == to_a
