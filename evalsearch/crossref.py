@@ -18,7 +18,7 @@ import json
 import re
 import unicodedata
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -289,6 +289,8 @@ def find_cross_references(
     records: Sequence[SheetRecord],
     *,
     similarity: SimilarityLookup | None = None,
+    sources: Collection[int] | None = None,
+    mentions: dict[str, list[str]] | None = None,
 ) -> list[CrossReference]:
     """Every (source, target) pair where one sheet's passages name another project, same year.
 
@@ -297,6 +299,12 @@ def find_cross_references(
     several projects of the year, ``similarity(source row, target row)`` picks the one the
     naming sheet is closest to; without it a name shared by more than
     ``MAX_TARGETS_PER_NAME`` projects is ignored as ambiguous.
+
+    ``sources`` (positions in ``records``) limits the sheets whose passages are scanned (an
+    update scans only the sheets it may have changed the references of); ``mentions``
+    receives, per scanned sheet with any, the names its passages hold, whether or not they
+    pick a target (what an update needs to tell which sheets a changed sheet's name
+    concerns).
     """
     targets: dict[tuple[str, str, int], list[int]] = defaultdict(list)
     kinds: dict[str, str] = {}
@@ -314,12 +322,15 @@ def find_cross_references(
     }
 
     found: dict[tuple[str, str], CrossReference] = {}
-    for source_index, record in enumerate(records):
+    for source_index in range(len(records)) if sources is None else sorted(sources):
+        record = records[source_index]
+        named: dict[str, None] = {}
         for label, passage in record.passages().items():
             if label == "事業名" or not passage:
                 continue
             text = name_form(passage)
             for start, name in _scan(text, buckets):
+                named[name] = None
                 candidates = targets.get((record.municipality, name, record.fiscal_year), ())
                 chosen = _pick_targets(records, candidates, source_index, similarity)
                 for target_index in chosen:
@@ -344,7 +355,28 @@ def find_cross_references(
                         RELATION_STRENGTH[reference.relation] > RELATION_STRENGTH[previous.relation]
                     ):
                         found[key] = reference
+        if mentions is not None and named:
+            mentions[record.key] = list(named)
     return sorted(found.values(), key=lambda ref: (ref.source, ref.target))
+
+
+def name_kinds(project_names: Iterable[str]) -> dict[str, str]:
+    """Every name ``find_cross_references`` looks for in the passages of sheets with these
+    project names, and its kind: the names decide where the scan
+    matches, so an update whose names are these same ones leaves unchanged passages' matches
+    as they were."""
+    kinds: dict[str, str] = {}
+    for project_name in project_names:
+        for name, kind in names_of(name_form(project_name)):
+            kinds[name] = "project_name" if kinds.get(name) == "project_name" else kind
+    return kinds
+
+
+def name_places(
+    municipality: str, project_name: str, fiscal_year: int
+) -> set[tuple[str, str, int]]:
+    """The (municipality, name, fiscal year) entries by which sources find this project."""
+    return {(municipality, name, fiscal_year) for name, _ in names_of(name_form(project_name))}
 
 
 def _relation(context: str) -> Relation:
@@ -566,9 +598,18 @@ class CrossReferences:
     """The cross-reference artefact of an index: per-sheet facts and every reference, with the
     lookups pair reasoning needs. Built by ``evalsearch index`` (``build``), stored as JSON."""
 
-    def __init__(self, sheets: Sequence[SheetInfo], references: Sequence[CrossReference]) -> None:
+    def __init__(
+        self,
+        sheets: Sequence[SheetInfo],
+        references: Sequence[CrossReference],
+        mentions: Mapping[str, Sequence[str]] | None = None,
+    ) -> None:
         self.sheets: dict[str, SheetInfo] = {sheet.key: sheet for sheet in sheets}
         self.references: tuple[CrossReference, ...] = tuple(references)
+        self.mentions: Mapping[str, Sequence[str]] | None = mentions
+        """Per sheet, the names its passages hold (``find_cross_references``); None when
+        not recorded (an index written before they were), which makes the next update scan
+        every sheet."""
         self._between: dict[tuple[str, str], list[CrossReference]] = defaultdict(list)
         self._sources: dict[str, int] = defaultdict(int)
         for reference in self.references:
@@ -590,10 +631,13 @@ class CrossReferences:
         )
 
     def save(self, directory: Path) -> None:
-        data = {
+        data: dict[str, Any] = {
             "sheets": [sheet.to_dict() for sheet in self.sheets.values()],
             "references": [reference.to_dict() for reference in self.references],
         }
+        if self.mentions is not None:
+            # By key: an update and a rebuild write the same file.
+            data["mentions"] = {key: list(self.mentions[key]) for key in sorted(self.mentions)}
         (directory / CROSSREFS_FILE).write_text(json.dumps(data, ensure_ascii=False), "utf-8")
 
     @classmethod
@@ -601,9 +645,11 @@ class CrossReferences:
         """Raises OSError or ValueError/KeyError/TypeError on a damaged file (the caller says
         which index is damaged)."""
         data = json.loads((directory / CROSSREFS_FILE).read_text("utf-8"))
+        mentions = data.get("mentions")
         return cls(
             [SheetInfo.from_dict(item) for item in data["sheets"]],
             [CrossReference.from_dict(item) for item in data["references"]],
+            None if mentions is None else {key: list(names) for key, names in mentions.items()},
         )
 
     def sheet(self, key: str) -> SheetInfo:

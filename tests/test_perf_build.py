@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -165,3 +166,107 @@ def test_bulk_field_lengths_equal_whoosh_lookups(built: Path) -> None:
                 assert bulk.doc_field_length(docnum, fieldname) == perdoc.doc_field_length(
                     docnum, fieldname
                 )
+
+
+def _postings(directory: Path) -> dict[tuple[str, bytes], Any]:
+    """Every term's statistics and postings (documents by key, not number)."""
+    searcher = engine.Engine(directory).searcher()
+    reader = searcher.reader()
+    keys = {docnum: fields["key"] for docnum, fields in reader.iter_docs()}
+    found: dict[tuple[str, bytes], Any] = {}
+    for fieldname, btext in reader.all_terms():
+        info = reader.term_info(fieldname, btext)
+        matcher = reader.postings(fieldname, btext)
+        postings = []
+        while matcher.is_active():
+            postings.append((keys[matcher.id()], matcher.weight(), matcher.value()))
+            matcher.next()
+        stats = (info.weight(), info.doc_frequency(), info.min_length(), info.max_length())
+        found[(fieldname, btext)] = (stats, info.max_weight(), sorted(postings))
+    searcher.close()
+    return found
+
+
+def test_the_term_at_a_time_posting_writer_writes_whooshs_postings(
+    built: Path, sheets: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The plain Whoosh path: add_postings left as Whoosh has it, every block compressed.
+    monkeypatch.setattr(engine, "_add_postings", None)
+    monkeypatch.setattr(engine.SegmentSink, "finish", _whoosh_finish)
+    plain = tmp_path / "plain"
+    build_index([sheets], plain, rebuild=True, processes=2)
+    assert _postings(plain) == _postings(built)
+
+
+def _whoosh_finish(self: engine.SegmentSink) -> Any:
+    return self._writer._finalize_segment() if self._count else self._writer.cancel()
+
+
+def _segment_files(directory: Path, ours: bool, records: list[Any]) -> dict[str, bytes]:
+    """The files of one segment of ``records``, not assembled into a compound file (which
+    stamps each part with its time), by the part they are (terms, postings, columns …)."""
+    engine.create(directory)
+    sink = engine.SegmentSink(directory)
+    for record, analyzed in records:
+        sink.add(record, analyzed)
+    writer = sink._writer
+    writer.compound = False
+    if ours:
+        sink.finish()
+    else:
+        per_document_reader = writer.per_document_reader
+        writer.per_document_reader = lambda: engine._BulkLengths(per_document_reader())
+        writer._finalize_segment()
+    return {
+        path.name.split(".", 1)[1]: path.read_bytes()
+        for path in (directory / engine.WHOOSH_DIR).iterdir()
+        if path.is_file() and path.name.startswith("MAIN_") and "." in path.name
+    }
+
+
+@pytest.mark.parametrize("block", [128, 3])
+def test_the_term_at_a_time_writer_writes_whooshs_bytes(
+    built: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, block: int
+) -> None:
+    # Every list compressed, as Whoosh does: then the segment is Whoosh's, byte for byte.
+    monkeypatch.setattr(engine, "SMALL_POSTING_LIST", 0)
+    # Blocks of 3 postings: lists of several blocks, which 60 sheets never fill at 128.
+    from whoosh.codec.whoosh3 import W3Codec
+
+    monkeypatch.setattr(W3Codec, "__init__", _codec_with_blocks(W3Codec.__init__, block))
+    terms = dict(store.iter_terms(built))
+    records = [(record, terms[record.key]) for record in list(store.iter_records(built))[:60]]
+    ours = _segment_files(tmp_path / "ours", True, records)
+    whooshs = _segment_files(tmp_path / "whoosh", False, records)
+    assert ours.keys() == whooshs.keys() and len(ours) > 3
+    for part, data in whooshs.items():
+        assert ours[part] == data, part
+
+
+def _codec_with_blocks(init: Any, block: int) -> Any:
+    def patched(self: Any, *args: Any, **kwargs: Any) -> None:
+        init(self, *args, **kwargs)
+        self._blocklimit = block
+
+    return patched
+
+
+def test_the_idf_and_l2_norm_are_scikit_learns_to_the_bit() -> None:
+    from sklearn.feature_extraction.text import TfidfTransformer
+    from sklearn.preprocessing import normalize
+
+    from evalsearch.similarity import _l2_normalized, _smooth_idf
+
+    rng = np.random.default_rng(3)
+    for seed in range(4):
+        counts = sparse.random(800, 300, density=0.04, random_state=seed, format="csr")
+        counts.data = np.floor(counts.data * 9) + rng.random(counts.nnz)
+        counts = sparse.csr_matrix(counts[np.argsort(rng.random(800))])  # empty rows too
+        transformer = TfidfTransformer(norm="l2", smooth_idf=True, sublinear_tf=False)
+        expected = sparse.csr_matrix(transformer.fit_transform(counts))
+        idf = _smooth_idf(counts)
+        assert np.array_equal(idf, transformer.idf_)
+        weighted = sparse.csr_matrix(counts, copy=True)
+        weighted.data *= idf[weighted.indices]
+        assert (_l2_normalized(weighted) != expected).nnz == 0
+        assert (_l2_normalized(counts) != sparse.csr_matrix(normalize(counts))).nnz == 0
