@@ -7,8 +7,9 @@ Pipeline (index mode, ``analyze``):
 2. Sudachi split mode C tokenises each chunk (one tokenizer per process and thread, built
    lazily: a tokenizer is not thread-safe and must not cross a fork);
 3. tokens whose part of speech starts with an entry of ``STOP_POS`` (particles, auxiliaries,
-   punctuation, whitespace) are dropped -- one constant, no scattered ifs. 1-character content
-   words (市, 税, 生) are kept: they matter in Japanese;
+   punctuation, whitespace) are dropped -- one constant, no scattered ifs -- except the
+   negative auxiliaries (〜ない, 〜ず), kept as the term ``NEGATION``: 結びついていない is not
+   結びついている. 1-character content words (市, 税, 生) are kept: they matter in Japanese;
 4. the term is ``normalized_form()`` put through NFKC (ＮＰＯ/npo -> NPO, 取組み -> 取り組み), then ``conflate()`` (see there) maps a 連用形 nominalisation onto its verb
    (取り組み -> 取り組む) so noun and verb spellings meet;
 5. a nominal compound that splits in mode A (技能実習生 -> 技能/実習/生) is followed by its parts
@@ -36,6 +37,18 @@ from typing import Any, NamedTuple
 STOP_POS: tuple[str, ...] = ("助詞", "助動詞", "補助記号", "空白")
 """Parts of speech (first level) never indexed nor searched: particles, auxiliaries,
 punctuation and whitespace."""
+
+LIGHT_VERBS: frozenset[str] = frozenset({"為る", "居る", "成る", "来る", "行く"})
+"""Verbs that are grammar, not content, in a query: the light verb する of 廃止する/検討する
+and the いる of 〜ている (both 動詞・非自立可能 there). As query words they counted towards the
+minimum to match and the all-words bonus although every sheet holds them: 廃止しても影響がない
+事業 was five words, two of them these; 成る/来る/行く of 〜となる, 〜してきた, 〜していく likewise.
+ある/ない stay: they are the answers (余地がある/ない)."""
+
+PARTICLE_VERBS: frozenset[str] = frozenset({"よる", "つく", "対する", "おく", "取る", "関する"})
+"""Verbs that make a compound particle after に (による, について, に対する, における, にとって,
+に関する): Sudachi tags them as ordinary verbs, but they are grammar like the particle itself
+(鹿による農作物被害 is three words, not four). Dropped from queries as ``LIGHT_VERBS`` are."""
 
 SPLIT_POS: tuple[str, ...] = ("名詞", "接頭辞", "接尾辞")
 """Parts of speech whose mode-C compounds also emit their mode-A parts."""
@@ -153,7 +166,22 @@ def _hard_split(text: str, max_bytes: int) -> Iterator[str]:
 
 
 def _is_stop(pos: tuple[str, ...]) -> bool:
-    return pos[0] in STOP_POS
+    return pos[0] in STOP_POS and not _is_negation(pos)
+
+
+NEGATION = "無い"
+"""The term of a negative auxiliary (〜ない, 〜ず, 〜ぬ): the adjective ない's, so 結びついていない
+and 影響がない both hold it. Dropped with the other auxiliaries, an answer 結びついていない was
+結びついている to the index and 成果が上がっていない to a query; kept, the query's 無い pairs
+with the label of ア (成果への結びつき) in the answer bonus (engine.answer_items): judged
+根室-form query N41 成果が上がっていない事業 0.34 → 1.00, nemuro 0.901 → 0.914, 大船渡 0.763 →
+0.763."""
+
+NEGATION_CONJUGATIONS: tuple[str, ...] = ("助動詞-ナイ", "助動詞-ヌ")
+
+
+def _is_negation(pos: tuple[str, ...]) -> bool:
+    return pos[0] == "助動詞" and pos[4] in NEGATION_CONJUGATIONS
 
 
 def _normalize(form: str) -> str:
@@ -203,7 +231,10 @@ def conflate(term: str, pos: tuple[str, ...]) -> str:
 
 
 def _term_text(morpheme: Any) -> str:
-    return conflate(_normalize(morpheme.normalized_form()), morpheme.part_of_speech())
+    pos = morpheme.part_of_speech()
+    if _is_negation(pos):
+        return NEGATION
+    return conflate(_normalize(morpheme.normalized_form()), pos)
 
 
 def _parts(morpheme: Any, split_mode: Any) -> list[Any]:
@@ -253,16 +284,27 @@ def analyze(text: str) -> list[Term]:
     return terms
 
 
-def analyze_query(text: str) -> list[QueryWord]:
-    """The content words of a query, each with its mode-A parts if it is a compound."""
+def analyze_query(text: str, *, light_verbs: bool = False) -> list[QueryWord]:
+    """The content words of a query, each with its mode-A parts if it is a compound.
+
+    ``LIGHT_VERBS`` and ``PARTICLE_VERBS`` after に are left out unless ``light_verbs`` (a
+    quoted phrase and a synonym headword keep them: there they are positions of a phrase the
+    index holds)."""
     if not text:
         return []
     split_mode = _Sudachi.get()[3]
     words: list[QueryWord] = []
+    previous = ""
     for _, morpheme in _morphemes(text):
-        if _is_stop(morpheme.part_of_speech()):
+        pos = morpheme.part_of_speech()
+        after, previous = previous, morpheme.surface()
+        if _is_stop(pos):
             continue
         term = _term_text(morpheme)
+        if not light_verbs and pos[:2] == ("動詞", "非自立可能") and term in LIGHT_VERBS:
+            continue
+        if not light_verbs and after == "に" and pos[0] == "動詞" and term in PARTICLE_VERBS:
+            continue
         parts = tuple(_term_text(part) for part in _parts(morpheme, split_mode))
         words.append(QueryWord(term, parts if len(parts) > 1 else ()))
     return words

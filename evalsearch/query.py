@@ -3,9 +3,11 @@
 Whitespace separates clauses; every clause is required unless joined by OR:
 
 * ``外国人技能実習生との交流`` -- a clause typed without spaces: its content words are looked
-  for (particles and punctuation are ignored); words in a row rank higher. A compound word
-  matches itself (ranked first) or its mode-A parts in a row inside a longer compound
-  (実習生 finds 技能実習生; 技能と実習生 is two words and does not make 技能実習生);
+  for (particles, punctuation and grammatical verbs such as する/いる/による are ignored);
+  words in a row rank higher. A compound word matches itself (ranked first) or its mode-A
+  parts in a row inside a longer compound (実習生 finds 技能実習生), and, when every part has
+  two characters or more, those parts written apart in order (経費削減 finds 経費の削減; 技能と
+  実習生 does not make 技能実習生: 生 is one character);
 * ``"技能実習生との交流"`` (or 「…」) -- the content words must be adjacent, in order;
 * ``A OR B`` -- either clause; ``NOT A`` or ``-A`` -- no hit contains A;
 * ``オ:統合`` -- the clause must match in one passage (ア…カ, 見直し, 動向, 活動, 意図, 事業名).
@@ -194,7 +196,11 @@ def _capped(required: list[tuple[Clause, ...]]) -> list[tuple[Clause, ...]]:
 
 def _clause(item: _Item) -> Clause | None:
     # A clause repeating one word (技能技能技能…) is that word once, unless it is a phrase.
-    words = tuple(analyze_query(item.text))
+    # A quoted phrase keeps する/いる: they hold positions between its words in the index; so
+    # does a clause of nothing else (いる alone still searches).
+    words = tuple(analyze_query(item.text, light_verbs=item.phrase))
+    if not words:
+        words = tuple(analyze_query(item.text, light_verbs=True))
     if not item.phrase:
         words = tuple(dict.fromkeys(words))
     if not words:

@@ -307,16 +307,21 @@ class SheetRecord:
 
     def passages(self) -> dict[str, str]:
         """The free-text passages keyed by their passage label, in form order: the check
-        items' reasons (ア–カ, ①–⑧ …), 見直し, 動向, 活動, 意図, the form's other texts, 事業名."""
+        items' reasons (ア–カ, ①–⑧ …), 見直し, 動向, 活動, 対象, 意図, the form's other texts,
+        事業名."""
         texts = {key: assessment.reason for key, assessment in self.assessments.items()}
         texts.update(
             {
                 "見直し": self.review_content,
                 "動向": self.outlook_needs,
                 "活動": self.activities,
-                "意図": self.intent,
             }
         )
+        # Who the project serves (市内の漁業者, 65歳以上の独居高齢者 …) is often written only
+        # here: a planner searching for a group of people must find it.
+        if self.target:
+            texts["対象"] = self.target
+        texts["意図"] = self.intent
         texts.update(self.texts)
         texts["事業名"] = self.project_name
         return texts
@@ -341,17 +346,37 @@ class SheetRecord:
             )
         if direction.end_fiscal_year is not None:
             lines.append(f"終期 {direction.end_fiscal_year}年度")
-        return "\n".join(lines)
+        # Each line a sentence: Sudachi reads an answer ある before a line break as the 連体詞
+        # 或る (a certain), before 。 as the verb 有る a query's ある is.
+        return "\n".join(line + "。" for line in lines)
 
     def searchable_texts(self, item_labels: Mapping[str, str] | None = None) -> dict[str, str]:
-        """``passages()`` and the answer summary (label ``ANSWER_LABEL``): what is indexed."""
-        return {**self.passages(), ANSWER_LABEL: self.answer_summary(item_labels)}
+        """``passages()``, the answer summary (label ``ANSWER_LABEL``) and the indicators'
+        names (label ``INDICATOR_LABEL``): what is indexed."""
+        texts = {**self.passages(), ANSWER_LABEL: self.answer_summary(item_labels)}
+        # An indicator's name (リサイクル率, 相談件数) can be the only place a sheet names
+        # what it measures.
+        names = "\n".join(dict.fromkeys(i.name for i in self.indicators if i.name))
+        if names:
+            texts[INDICATOR_LABEL] = names
+        return texts
 
 
 ANSWER_LABEL = "回答"
 """The passage label of ``SheetRecord.answer_summary`` in the index and in snippets."""
 
-PASSAGE_LABELS: tuple[str, ...] = (*ITEM_LABELS, "見直し", "動向", "活動", "意図", "事業名")
+INDICATOR_LABEL = "指標"
+"""The passage label of the indicators' names in the index and in snippets."""
+
+PASSAGE_LABELS: tuple[str, ...] = (
+    *ITEM_LABELS,
+    "見直し",
+    "動向",
+    "活動",
+    "対象",
+    "意図",
+    "事業名",
+)
 """Short labels of every searchable passage, as used by ``--field`` and in snippets (【オ】)."""
 
 

@@ -11,7 +11,14 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from evalsearch.analysis import QueryWord, Term, analyze
-from evalsearch.engine import DEFAULT_RANKING, TERM_SEPARATOR, Engine, Filters, Ranking
+from evalsearch.engine import (
+    DEFAULT_RANKING,
+    TERM_SEPARATOR,
+    Engine,
+    Filters,
+    Ranking,
+    is_one_kanji,
+)
 from evalsearch.query import ParsedQuery
 
 SNIPPET_CHARS = 120
@@ -116,7 +123,15 @@ def run_search(
         ranking=ranking,
         expansions=expansions,
     )
-    hits = tuple(_hit(raw.score, raw.stored, parsed, field, synonyms) for raw in outcome.hits)
+    inside = {
+        word.term: tuple(engine.kanji_words(word.term))
+        for clause in parsed.positive_clauses()
+        for word in clause.words
+        if is_one_kanji(word.term)
+    }
+    hits = tuple(
+        _hit(raw.score, raw.stored, parsed, field, synonyms, inside) for raw in outcome.hits
+    )
     used = {term: tuple(s.surface for s in found) for term, found in synonyms.items() if found}
     return SearchResult(parsed.text, outcome.total, hits, outcome.facets, used, parsed.notes)
 
@@ -133,14 +148,18 @@ class Synonym(Protocol):
 
 
 def _with_synonyms(
-    words: Sequence[QueryWord], synonyms: Mapping[str, Sequence[Synonym]]
+    words: Sequence[QueryWord],
+    synonyms: Mapping[str, Sequence[Synonym]],
+    inside: Mapping[str, Sequence[str]] | None = None,
 ) -> list[QueryWord]:
-    """The words and their one-term synonyms, so snippets highlight what matched."""
+    """The words, their one-term synonyms and the two-kanji words a one-kanji word matches
+    (``inside``: 雪 → 除雪), so snippets highlight what matched."""
     out = list(words)
     for word in words:
         out.extend(
             QueryWord(s.terms[0], ()) for s in synonyms.get(word.term, ()) if len(s.terms) == 1
         )
+        out.extend(QueryWord(term, ()) for term in (inside or {}).get(word.term, ()))
     return out
 
 
@@ -150,6 +169,7 @@ def _hit(
     parsed: ParsedQuery,
     field: str | tuple[str, ...] | None,
     synonyms: Mapping[str, Sequence[Synonym]],
+    inside: Mapping[str, Sequence[str]] | None = None,
 ) -> Hit:
     fields = (field,) if isinstance(field, str) else field
 
@@ -171,7 +191,7 @@ def _hit(
             1
             for clause in clauses
             if searched(clause.field, label)
-            for word in _with_synonyms(clause.words, synonyms)
+            for word in _with_synonyms(clause.words, synonyms, inside)
             if _word_in(word, terms)
         )
         if count:
@@ -184,7 +204,7 @@ def _hit(
                 word
                 for clause in clauses
                 if searched(clause.field, label)
-                for word in _with_synonyms(clause.words, synonyms)
+                for word in _with_synonyms(clause.words, synonyms, inside)
             ]
             snippet = make_snippet(label, passages.get(label, ""), words)
             if snippet is not None:

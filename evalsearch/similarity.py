@@ -80,7 +80,10 @@ OTHER_PASSAGE_WEIGHT = 0.75
 """Weight of passages the 根室 weights do not name (other forms' items and texts): between a
 reasoning passage (1) and a description (0.5), as a form may hold either under its own keys."""
 
-UNWEIGHTED_LABELS = frozenset({"事業名", "回答"})
+UNWEIGHTED_LABELS = frozenset({"事業名", "回答", "指標", "対象"})
+"""Indexed for search, not counted in similarity: a name, the answers, indicator names and
+the 対象 box are short lists (件数, 関係団体、事業所、市民): one shared word makes two such
+passages look alike, and they say little about what a project argues."""
 
 _NOISE = re.compile(r"^([0-9.,%]+|[ぁ-ゖー]{1,3})$")
 """Numbers (10, 70, 5) and short hiragana-only terms (こと, よう, つく, おる, さらに): after
@@ -186,6 +189,7 @@ class SimilarityModel:
     fiscal_years_: np.ndarray
     project_codes_: np.ndarray
     municipality_codes_: np.ndarray
+    _label_weights: dict[str, float] | None = None  # as saved (load); see save
 
     def __init__(
         self,
@@ -271,9 +275,6 @@ class SimilarityModel:
     ) -> SimilarityModel:
         """The model from the raw passage counts: one row per (sheet, label), ``labels`` per
         sheet, columns ``vocabulary`` in sorted order (as scikit-learn's CountVectorizer)."""
-        from sklearn.feature_extraction.text import TfidfTransformer
-        from sklearn.preprocessing import normalize
-
         n = len(keys)
         weights = np.array([self.weight_of(label) for label in labels])
         combine = sparse.csr_matrix(
@@ -298,11 +299,12 @@ class SimilarityModel:
             vocabulary = [vocabulary[k] for k in keep]
 
         if vocabulary:
-            transformer = TfidfTransformer(norm="l2", smooth_idf=True, sublinear_tf=False)
-            vectors = transformer.fit_transform(sheet_tf)
-            idf = np.asarray(transformer.idf_, dtype=np.float64)
+            idf = _smooth_idf(sheet_tf)
+            vectors = sparse.csr_matrix(sheet_tf, dtype=np.float64, copy=True)
+            vectors.data *= idf[vectors.indices]
+            vectors = _l2_normalized(vectors)
             del sheet_tf
-            passages = normalize(sparse.csr_matrix(counts.multiply(idf.reshape(1, -1))))
+            passages = _l2_normalized(sparse.csr_matrix(counts.multiply(idf.reshape(1, -1))))
         else:
             vectors, passages, idf = sheet_tf, counts, np.zeros(0)
         del counts
@@ -374,6 +376,10 @@ class SimilarityModel:
                 "min_term_length": self.min_term_length,
             },
             "passage_labels": list(self.passage_labels_),
+            # What each counted passage weighed: weight_of also depends on module constants
+            # (OTHER_PASSAGE_WEIGHT, UNWEIGHTED_LABELS) the settings above do not hold, and an
+            # update may keep this model only while they are the same.
+            "label_weights": {label: self.weight_of(label) for label in self.passage_labels_},
             "sheets": [
                 [key, int(year), place, number]
                 for key, year, (place, number) in zip(
@@ -397,6 +403,7 @@ class SimilarityModel:
                 min_term_length=settings["min_term_length"],
             )
             model.passage_labels_ = tuple(meta["passage_labels"])
+            model._label_weights = meta.get("label_weights")
             sheets = meta["sheets"]
             model._set_sheets(
                 [key for key, _, _, _ in sheets],
@@ -586,34 +593,6 @@ class SimilarityModel:
                 min_similarity,
             )
         return out
-        reduced = None if exact else _reduce(vectors)
-        wanted = k if reduced is None else min(len(members) - 1, max(k, APPROXIMATE_CANDIDATES))
-        transposed = vectors.T.tocsr() if reduced is None else None
-        chunk = max(1, min(MAX_CHUNK_ROWS, MAX_BLOCK_CELLS // len(members)))
-        for start in range(0, len(local), chunk):
-            block_rows = local[start : start + chunk]
-            if reduced is None:
-                block = (vectors[block_rows] @ transposed).toarray()
-            else:
-                block = reduced[block_rows] @ reduced.T
-            # The sheet itself and the project's other sheets are never candidates.
-            block[projects[block_rows, None] == projects[None, :]] = -np.inf
-            best = np.argpartition(-block, wanted - 1, axis=1)[:, :wanted]
-            if reduced is None:
-                values = np.take_along_axis(block, best, axis=1)
-            else:
-                values = _row_dots(vectors, np.repeat(block_rows, wanted), best.ravel())
-                values = values.reshape(best.shape)
-                values[~np.isfinite(np.take_along_axis(block, best, axis=1))] = -np.inf
-                if wanted > k:
-                    keep = np.argpartition(-values, k - 1, axis=1)[:, :k]
-                    best = np.take_along_axis(best, keep, axis=1)
-                    values = np.take_along_axis(values, keep, axis=1)
-            local_rows, slots = np.nonzero(values >= min_similarity)
-            out[0].extend(members[block_rows[local_rows]].tolist())
-            out[1].extend(members[best[local_rows, slots]].tolist())
-            out[2].extend(values[local_rows, slots].astype(float).tolist())
-        return out
 
     def similarity(self, a: int, b: int) -> float:
         _, products = _shared(_row(self.vectors_, a), _row(self.vectors_, b))
@@ -717,10 +696,114 @@ class FeatureCounts:
         for key in keys:
             seen.update(dict.fromkeys(lists[self._sheets[key][0]]))
         labels = tuple(label for label in seen if model.weight_of(label) > 0)
+        row_index, column_ids, values = self._entries(keys, labels)
+        used = np.unique(column_ids)
+        names = list(self._vocabulary)
+        vocabulary = sorted(names[i] for i in used.tolist())
+        column_of = np.full(len(names), -1, dtype=np.int64)
+        if len(used):
+            column_of[used] = _sorted_positions([names[i] for i in used.tolist()])
+        counts = sparse.csr_matrix(
+            (values, (row_index, column_of[column_ids] if len(column_ids) else column_ids)),
+            shape=(len(keys) * len(labels), len(vocabulary)),
+        )
+        counts.sum_duplicates()
+        counts.sort_indices()
+        return model._fit_counts(labels, counts, vocabulary, keys, years, projects)
+
+    def update(
+        self,
+        fitted: SimilarityModel,
+        keys: list[str],
+        years: Sequence[int],
+        projects: Sequence[tuple[str, str]],
+    ) -> SimilarityModel | None:
+        """``fitted``'s vocabulary and idf, kept, over the sheets ``keys`` in that order: the
+        sheets added here are transformed with them, every other row is copied from
+        ``fitted``. A full fit would move the idf of the words the new sheets use a little;
+        the rows of the sheets not added here are exactly what they were.
+
+        None when a sheet added here has a weighted passage ``fitted`` has no rows for, or a
+        sheet of ``keys`` is in neither: only a full fit can place it."""
+        fitted._check_fitted()
+        model = self.model
+        if _settings(model) != _settings(fitted):
+            return None  # new passage weights or generic words: only a full fit applies them
+        saved = fitted._label_weights
+        if saved is None or any(model.weight_of(label) != w for label, w in saved.items()):
+            return None
+        labels = fitted.passage_labels_
+        lists = {number: labels for labels, number in self._label_lists.items()}
+        new = [key for key in keys if key in self._sheets]
+        for key in new:
+            if any(
+                model.weight_of(label) > 0 and label not in labels
+                for label in lists[self._sheets[key][0]]
+            ):
+                return None
+        if any(key not in fitted._rows for key in keys if key not in self._sheets):
+            return None
+        row_index, column_ids, values = self._entries(new, labels)
+        # Words the fitted vocabulary lacks (new ones, or dropped by max_df) stay out, as
+        # a full fit over these sheets would have left the rare ones out of the old rows.
+        position = {name: column for column, name in enumerate(fitted.vocabulary_)}
+        column_of = np.array([position.get(name, -1) for name in self._vocabulary], dtype=np.int64)
+        columns = column_of[column_ids] if len(column_ids) else column_ids
+        known = columns >= 0
+        width, size = len(labels), len(fitted.vocabulary_)
+        counts = sparse.csr_matrix(
+            (values[known], (row_index[known], columns[known])), shape=(len(new) * width, size)
+        )
+        counts.sum_duplicates()
+        counts.sort_indices()
+        weights = np.array([model.weight_of(label) for label in labels])
+        combine = sparse.csr_matrix(
+            (
+                np.tile(weights, len(new)),
+                np.arange(len(new) * width),
+                np.arange(0, len(new) * width + 1, width),
+            ),
+            shape=(len(new), len(new) * width),
+        )
+        # As _fit_counts does, with the kept idf.
+        sheet_tf = sparse.csr_matrix(combine @ counts)
+        sheet_tf.data = _sublinear(sheet_tf.data)
+        counts.data = _sublinear(counts.data)
+        idf = fitted.idf_
+        vectors = sparse.csr_matrix(sheet_tf, dtype=np.float64, copy=True)
+        vectors.data *= idf[vectors.indices]
+        vectors = sparse.csr_matrix(_l2_normalized(vectors), dtype=np.float32)
+        passages = _l2_normalized(sparse.csr_matrix(counts.multiply(idf.reshape(1, -1))))
+        passages = sparse.csr_matrix(passages, dtype=np.float32)
+        # Rows: the old model's, then the new sheets'; picked in the order of ``keys``.
+        added = {key: len(fitted.keys_) + row for row, key in enumerate(new)}
+        order = np.array(
+            [added[key] if key in added else fitted._rows[key] for key in keys], dtype=np.int64
+        )
+        passage_order = (order[:, None] * width + np.arange(width)[None, :]).ravel()
+        updated = SimilarityModel(
+            passage_weights=fitted.passage_weights,
+            generic_terms=fitted.generic_terms,
+            max_df=fitted.max_df,
+            min_term_length=fitted.min_term_length,
+        )
+        updated.passage_labels_ = labels
+        updated.vocabulary_ = fitted.vocabulary_
+        updated.idf_ = fitted.idf_
+        updated.vectors_ = sparse.csr_matrix(sparse.vstack([fitted.vectors_, vectors])[order])
+        updated.passage_vectors_ = sparse.csr_matrix(
+            sparse.vstack([fitted.passage_vectors_, passages])[passage_order]
+        )
+        updated._set_sheets(keys, years, projects)
+        return updated
+
+    def _entries(
+        self, keys: Sequence[str], labels: tuple[str, ...]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(matrix row, feature id, count) of every counted feature of the sheets ``keys``:
+        row ``sheet × len(labels) + label``; ids number ``self._vocabulary``."""
         position = {label: i for i, label in enumerate(labels)}
         label_names = list(self._labels)
-        # Columns in sorted feature order, as CountVectorizer numbers them; only features of
-        # the sheets kept (a sheet replaced leaves its features behind).
         entry_label = np.frombuffer(self._entry_label, dtype=np.int32)
         entry_stop = np.frombuffer(self._entry_stop, dtype=np.int64)
         entry_start = np.concatenate(([0], entry_stop[:-1])) if len(entry_stop) else entry_stop
@@ -735,32 +818,61 @@ class FeatureCounts:
                 entries.append(chosen)
         features = np.frombuffer(self._features, dtype=np.int32)
         counts_flat = np.frombuffer(self._counts, dtype=np.int32)
-        n_rows = len(keys) * len(labels)
-        if entries:
-            entry = np.concatenate(entries)
-            row_of_entry = np.concatenate(rows)
-            lengths = entry_stop[entry] - entry_start[entry]
-            flat = np.repeat(entry_start[entry] - np.cumsum(lengths) + lengths, lengths)
-            flat = flat + np.arange(int(lengths.sum()))
-            row_index = np.repeat(row_of_entry, lengths)
-            column_ids = features[flat]
-            values = counts_flat[flat].astype(np.float64)
-        else:
-            row_index = column_ids = np.zeros(0, dtype=np.int64)
-            values = np.zeros(0)
-        used = np.unique(column_ids)
-        names = list(self._vocabulary)
-        vocabulary = sorted(names[i] for i in used.tolist())
-        column_of = np.full(len(names), -1, dtype=np.int64)
-        if len(used):
-            column_of[used] = _sorted_positions([names[i] for i in used.tolist()])
-        counts = sparse.csr_matrix(
-            (values, (row_index, column_of[column_ids] if len(column_ids) else column_ids)),
-            shape=(n_rows, len(vocabulary)),
+        if not entries:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0)
+        entry = np.concatenate(entries)
+        row_of_entry = np.concatenate(rows)
+        lengths = entry_stop[entry] - entry_start[entry]
+        flat = np.repeat(entry_start[entry] - np.cumsum(lengths) + lengths, lengths)
+        flat = flat + np.arange(int(lengths.sum()))
+        return (
+            np.repeat(row_of_entry, lengths),
+            features[flat],
+            counts_flat[flat].astype(np.float64),
         )
-        counts.sum_duplicates()
-        counts.sort_indices()
-        return model._fit_counts(labels, counts, vocabulary, keys, years, projects)
+
+
+def _smooth_idf(sheet_tf: sparse.csr_matrix) -> np.ndarray:
+    """scikit-learn's ``TfidfTransformer(smooth_idf=True).idf_``: ln((1 + n) / (1 + df)) + 1,
+    computed in the same steps (so to the same bits)."""
+    frequency = np.bincount(sheet_tf.indices, minlength=sheet_tf.shape[1]).astype(np.float64)
+    frequency += 1.0
+    idf = np.full_like(frequency, fill_value=sheet_tf.shape[0] + 1, dtype=np.float64)
+    idf /= frequency
+    np.log(idf, out=idf)
+    idf += 1.0
+    return idf
+
+
+def _l2_normalized(matrix: sparse.csr_matrix) -> sparse.csr_matrix:
+    """scikit-learn's ``normalize(matrix, norm="l2")`` to the last bit, without importing
+    scikit-learn (1.5 s of CPU, paid by the build while its workers write their segments):
+    each row's squares summed one entry after the other in stored order, as its Cython loop
+    does, then every entry divided by the root; rows of zeros are left as they are."""
+    matrix = sparse.csr_matrix(matrix, dtype=np.float64, copy=True)
+    data, starts = matrix.data, matrix.indptr[:-1]
+    lengths = np.diff(matrix.indptr)
+    # Rows longest first: the rows with a k-th entry are a prefix, so the sums take O(nnz).
+    order = np.argsort(-lengths, kind="stable")
+    longer = np.searchsorted(-lengths[order], -np.arange(int(lengths.max(initial=0))), "left")
+    sums = np.zeros(len(lengths))
+    for k, count in enumerate(longer.tolist()):
+        rows = order[:count]
+        values = data[starts[rows] + k]
+        sums[rows] += values * values
+    norms = np.sqrt(sums)
+    norms[sums == 0.0] = 1.0
+    data /= np.repeat(norms, lengths)
+    return matrix
+
+
+def _settings(model: SimilarityModel) -> tuple[Any, ...]:
+    return (
+        sorted(model.passage_weights.items()),
+        model.generic_terms,
+        model.max_df,
+        model.min_term_length,
+    )
 
 
 def _sorted_positions(names: list[str]) -> np.ndarray:

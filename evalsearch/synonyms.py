@@ -167,7 +167,7 @@ def _cache_key(data_file: Path) -> str:
 def _terms_of(text: str) -> tuple[str, ...]:
     from evalsearch.analysis import analyze_query
 
-    return tuple(word.term for word in analyze_query(text))
+    return tuple(word.term for word in analyze_query(text, light_verbs=True))
 
 
 def _build_sudachi(data_file: Path) -> list[list[_Entry]]:

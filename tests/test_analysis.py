@@ -8,6 +8,7 @@ import pytest
 
 from evalsearch.analysis import (
     MAX_CHUNK_BYTES,
+    NEGATION,
     STOP_POS,
     QueryWord,
     Term,
@@ -89,6 +90,21 @@ def test_punctuation_whitespace_particles_and_auxiliaries_are_dropped() -> None:
     assert compounds("　（交流）、です。の！") == ["交流"]
 
 
+@pytest.mark.parametrize(
+    ("text", "terms"),
+    [
+        ("結びついていない", ["結び付く", "居る", "無い"]),
+        ("負担は求めない", ["負担", "求める", "無い"]),
+        ("実施せず", ["実施", "為る", "無い"]),
+        ("影響がない", ["影響", "無い"]),  # the adjective ない: the same term
+    ],
+)
+def test_a_negative_auxiliary_is_kept_as_the_term_of_ない(text: str, terms: list[str]) -> None:
+    # 結びついていない is not 結びついている: the answer is in the ない.
+    assert compounds(text) == terms
+    assert NEGATION == "無い"
+
+
 def test_a_word_that_does_not_split_has_no_parts() -> None:
     assert [(t.text, t.is_part) for t in analyze("交流")] == [("交流", False)]
     assert analyze_query("交流") == [QueryWord("交流", ())]
@@ -106,6 +122,33 @@ def test_query_words_carry_their_parts() -> None:
         QueryWord("交流", ()),
     ]
     assert analyze_query("実習生") == [QueryWord("実習生", ("実習", "生"))]
+
+
+def query_terms(text: str, **options: bool) -> list[str]:
+    return [word.term for word in analyze_query(text, **options)]
+
+
+def test_query_words_leave_out_light_verbs_but_not_ある_and_ない() -> None:
+    # する (廃止する), いる (〜ている) carry no content: as words they counted towards the
+    # minimum to match although every sheet holds them.
+    assert query_terms("廃止しても影響がない事業") == ["廃止", "影響", "無い", "事業"]
+    assert query_terms("検討している") == ["検討"]
+    assert query_terms("見直し余地がある") == ["見直す", "余地", "有る"]
+    assert query_terms("成果が上がっていない事業") == ["成果", "上がる", "無い", "事業"]
+
+
+def test_query_words_leave_out_the_verbs_of_compound_particles() -> None:
+    assert query_terms("鹿による農作物被害") == ["鹿", "農作物", "被害"]
+    assert query_terms("市民に対する支援") == ["市民", "支援"]
+    assert query_terms("高齢者に関する事業") == ["高齢者", "事業"]
+    # Only those verbs: 寄る after に is content.
+    assert query_terms("店に寄る") == ["店", "寄る"]
+
+
+def test_light_verbs_are_kept_on_request() -> None:
+    # A quoted phrase and a synonym headword: the index holds these positions.
+    assert query_terms("廃止しても影響がない", light_verbs=True) == ["廃止", "為る", "影響", "無い"]
+    assert query_terms("鹿による被害", light_verbs=True) == ["鹿", "よる", "被害"]
 
 
 def test_conflation_needs_a_canonical_verb_in_the_dictionary() -> None:

@@ -85,6 +85,7 @@ def test_nemuro_passages_are_the_record_passages(nemuro: FormProfile) -> None:
         "見直し": "review_content",
         "動向": "outlook_needs",
         "活動": "activities",
+        "対象": "target",
         "意図": "intent",
     }
 

@@ -47,6 +47,11 @@ EXTRA_QUERIES: tuple[dict[str, Any], ...] = (
     {"query": "補助", "field": "事業名"},
     {"query": "受益者負担", "field": "受益者負担"},
     {"query": "取り組み", "answers": {"オ": "ある"}, "include_unresolved": True},
+    # The answer bonus (label word + answer word) and one-kanji words inside compounds.
+    {"query": "受益者負担がある"},
+    {"query": "ある 統合 可能性"},
+    {"query": "雪"},
+    {"query": "市 冬 NOT 除雪"},
 )
 
 

@@ -3,12 +3,15 @@ tests/search_corpus.py (the session fixture ``search_index``)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
 import evalsearch
 from evalsearch.errors import QuerySyntaxError
 from evalsearch.handle import Index
 from evalsearch.query import Clause, parse_query
+from tests.factories import build_test_index, make_record
 
 
 def ids(search_index: Index, query: str, **options) -> list[str]:
@@ -39,6 +42,42 @@ def test_a_compound_finds_itself_and_a_part_finds_the_compound(
 def test_a_word_with_the_exact_term_ranks_first(search_index: Index) -> None:
     # 30008 has 実習生 itself; 12770 and 30001 have it only inside 技能実習生.
     assert ids(search_index, "実習生")[0] == "2023-30008"
+
+
+def test_a_compound_finds_its_parts_written_apart_first(search_index: Index) -> None:
+    # 30001 writes 生活相談の窓口: 相談 and 窓口 one position apart (particles are not indexed),
+    # as a sheet writes 経費の削減 for 経費削減. 30008 has 窓口 alone.
+    found = ids(search_index, "相談窓口")
+    assert found[0] == "2023-30001"
+    assert "2023-30008" in found
+
+
+def test_a_word_scores_its_best_alternative_not_their_sum() -> None:
+    from whoosh import query as wq
+
+    from evalsearch.analysis import QueryWord
+    from evalsearch.engine import EVERY_TERM, BestOf, _word_query
+
+    word = _word_query("text", QueryWord("実習生", ("実習", "生")), {}, EVERY_TERM)
+    assert isinstance(word, BestOf)
+    # The word, the sub-compound inside a longer compound (a part match, weighted below);
+    # no phrase of the parts, 生 being one character.
+    assert [type(q) for q in word.subqueries] == [wq.Term, wq.Term]
+    assert word.subqueries[1].boost < 1.0
+    apart = _word_query("text", QueryWord("経費削減", ("経費", "削減")), {}, EVERY_TERM)
+    assert isinstance(apart, BestOf)
+    phrases = [q for q in apart.subqueries if isinstance(q, wq.Sequence)]
+    assert [[t.text for t in q.subqueries] for q in phrases] == [["経費", "削減"]]
+
+
+def test_a_quoted_phrase_keeps_light_verbs_and_a_clause_of_them_still_searches() -> None:
+    assert [w.term for w in parse_query('"検討している"').required[0][0].words] == [
+        "検討",
+        "為る",
+        "居る",
+    ]
+    assert [w.term for w in parse_query("検討している").required[0][0].words] == ["検討"]
+    assert [w.term for w in parse_query("いる").required[0][0].words] == ["居る"]
 
 
 def test_parts_in_different_words_do_not_make_the_compound(search_index: Index) -> None:
@@ -281,3 +320,103 @@ def test_highlights_cover_a_compound_or_its_parts_in_a_row() -> None:
     assert spans[0] == (2, 5)  # inside 技能実習生
     spans = highlight_spans(analyze(text), analyze_query("技能実習生"))
     assert [text[s:e] for s, e in spans] == ["技能実習生"]
+
+
+# --- check-item answers and one-kanji words --------------------------------------------------
+
+
+ANSWER_SHEETS = (
+    # 40001 answers カ (受益者負担) ある; 40002 answers ない, but writes 受益者 and 負担 in its
+    # reason and answers ある to ウ, エ and オ. Every sheet has the label 受益者負担 in its
+    # answer summary.
+    make_record(
+        "40001",
+        "子育て相談事業",
+        activities="子育ての相談に応じる。",
+        reasons={"カ": "利用者から実費相当の料金を求めることが考えられる。"},
+        answers={"エ": "ない", "カ": "ある"},
+    ),
+    make_record(
+        "40002",
+        "高齢者福祉事業",
+        activities="高齢者の相談に応じる。",
+        reasons={"カ": "受益者負担がある他の事業との均衡から、新たな負担は求めない。"},
+        answers={"ウ": "ある", "エ": "ある", "オ": "ある"},
+    ),
+    make_record(
+        "40003",
+        "市道維持事業",
+        activities="冬期の市道の除雪を行う。",
+    ),
+    make_record(
+        "40004",
+        "雪まつり事業",
+        activities="雪まつりを開催し、雪の像を展示する。",
+    ),
+    make_record(
+        "40005", "広報事業", activities="広報紙を発行する。", answers={"ア": "結びついていない"}
+    ),
+    *(make_record(f"4010{n}", "広報事業", activities="広報紙を発行する。") for n in range(4)),
+)
+
+
+@pytest.fixture(scope="module")
+def answers_index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Index]:
+    index_dir = build_test_index(tmp_path_factory.mktemp("answers"), {"a.txt": ANSWER_SHEETS})
+    with evalsearch.open(index_dir) as ix:
+        yield ix
+
+
+def test_answer_items_pair_each_label_word_with_what_the_answer_adds() -> None:
+    from evalsearch.analysis import analyze
+    from evalsearch.engine import answer_items, answer_line_heads, answer_pair_term
+    from evalsearch.forms import item_labels
+
+    record = make_record("1", "事業", answers={"カ": "既に負担がある", "オ": "ある"})
+    text = record.answer_summary(item_labels(record.form))
+    tokens = {term for term, _ in answer_items(text, analyze(text), answer_line_heads(record))}
+    assert {"受益者", "負担", "統合"} <= tokens  # the labels' words
+    assert answer_pair_term("受益者", "既に") in tokens
+    assert answer_pair_term("受益者", "有る") in tokens
+    assert answer_pair_term("統合", "有る") in tokens  # オ 他の事業との統合 ある
+    # 負担 is the label's own word: 受益者負担 typed alone is not the answer 既に負担がある.
+    assert answer_pair_term("受益者", "負担") not in tokens
+    # Answer words stay with their own item's label.
+    assert answer_pair_term("統合", "既に") not in tokens
+
+
+def test_a_label_word_and_an_answer_word_find_the_sheets_giving_that_answer_to_that_item(
+    answers_index: Index,
+) -> None:
+    from evalsearch.engine import Ranking
+
+    query = "受益者負担がある"
+    assert ids(answers_index, query, synonyms=False)[0] == "2023-40001"
+    # Without the answer bonus 40002 comes first: its reason has the very words 受益者負担がある,
+    # and it answers ある to three other items.
+    plain = Ranking(answer_boost=0.0)
+    found = [h.id for h in answers_index.search(query, ranking=plain, synonyms=False).hits]
+    assert found[0] == "2023-40002"
+
+
+def test_a_one_kanji_word_finds_the_two_kanji_words_holding_it_below_itself(
+    answers_index: Index,
+) -> None:
+    # 除雪 is one Sudachi unit: 雪 is no part of it.
+    assert ids(answers_index, "雪", synonyms=False) == ["2023-40004", "2023-40003"]
+    assert ids(answers_index, "冬", synonyms=False) == ["2023-40003"]
+    # ... and its snippet shows the word that matched.
+    hit = answers_index.search("雪", synonyms=False).hits[1]
+    assert hit.fields == ("活動",)
+    snippet = hit.snippets[0]
+    assert [snippet.text[a:b] for a, b in snippet.highlights] == ["除雪"]
+    # The exclusion is the word itself: the sheet writing 雪 is never returned.
+    assert ids(answers_index, "除雪 NOT 雪", synonyms=False) == ["2023-40003"]
+    assert ids(answers_index, "冬期 NOT 除雪", synonyms=False) == []
+
+
+def test_a_negative_answer_is_told_from_the_positive_one(answers_index: Index) -> None:
+    # ア 成果への結びつき: 40005 結びついていない, every other sheet 結びついている. The ない
+    # is indexed (analysis.NEGATION) and pairs with the label's 成果.
+    assert set(ids(answers_index, '"結びついていない"', synonyms=False)) == {"2023-40005"}
+    assert ids(answers_index, "成果が上がっていない", synonyms=False)[0] == "2023-40005"
