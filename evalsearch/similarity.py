@@ -276,20 +276,9 @@ class SimilarityModel:
         """The model from the raw passage counts: one row per (sheet, label), ``labels`` per
         sheet, columns ``vocabulary`` in sorted order (as scikit-learn's CountVectorizer)."""
         n = len(keys)
-        weights = np.array([self.weight_of(label) for label in labels])
-        combine = sparse.csr_matrix(
-            (
-                np.tile(weights, n),
-                np.arange(n * len(labels)),
-                np.arange(0, n * len(labels) + 1, len(labels)),
-            ),
-            shape=(n, n * len(labels)),
+        sheet_tf, counts = _term_frequencies(
+            counts, np.array([self.weight_of(label) for label in labels]), n
         )
-        sheet_tf = sparse.csr_matrix(combine @ counts)
-        # Sublinear on the weighted total, not per passage: a boilerplate word repeated in all
-        # eight reasoning passages must not count eight times as much as a topic word.
-        sheet_tf.data = _sublinear(sheet_tf.data)
-        counts.data = _sublinear(counts.data)
 
         if n >= MAX_DF_MIN_SHEETS and vocabulary:
             document_frequency = np.bincount(sheet_tf.indices, minlength=len(vocabulary))
@@ -300,11 +289,9 @@ class SimilarityModel:
 
         if vocabulary:
             idf = _smooth_idf(sheet_tf)
-            vectors = sparse.csr_matrix(sheet_tf, dtype=np.float64, copy=True)
-            vectors.data *= idf[vectors.indices]
-            vectors = _l2_normalized(vectors)
+            vectors = _sheet_vectors(sheet_tf, idf)
             del sheet_tf
-            passages = _l2_normalized(sparse.csr_matrix(counts.multiply(idf.reshape(1, -1))))
+            passages = _passage_vectors(counts, idf)
         else:
             vectors, passages, idf = sheet_tf, counts, np.zeros(0)
         del counts
@@ -756,25 +743,12 @@ class FeatureCounts:
         )
         counts.sum_duplicates()
         counts.sort_indices()
-        weights = np.array([model.weight_of(label) for label in labels])
-        combine = sparse.csr_matrix(
-            (
-                np.tile(weights, len(new)),
-                np.arange(len(new) * width),
-                np.arange(0, len(new) * width + 1, width),
-            ),
-            shape=(len(new), len(new) * width),
-        )
         # As _fit_counts does, with the kept idf.
-        sheet_tf = sparse.csr_matrix(combine @ counts)
-        sheet_tf.data = _sublinear(sheet_tf.data)
-        counts.data = _sublinear(counts.data)
-        idf = fitted.idf_
-        vectors = sparse.csr_matrix(sheet_tf, dtype=np.float64, copy=True)
-        vectors.data *= idf[vectors.indices]
-        vectors = sparse.csr_matrix(_l2_normalized(vectors), dtype=np.float32)
-        passages = _l2_normalized(sparse.csr_matrix(counts.multiply(idf.reshape(1, -1))))
-        passages = sparse.csr_matrix(passages, dtype=np.float32)
+        sheet_tf, counts = _term_frequencies(
+            counts, np.array([model.weight_of(label) for label in labels]), len(new)
+        )
+        vectors = sparse.csr_matrix(_sheet_vectors(sheet_tf, fitted.idf_), dtype=np.float32)
+        passages = sparse.csr_matrix(_passage_vectors(counts, fitted.idf_), dtype=np.float32)
         # Rows: the old model's, then the new sheets'; picked in the order of ``keys``.
         added = {key: len(fitted.keys_) + row for row, key in enumerate(new)}
         order = np.array(
@@ -1059,6 +1033,42 @@ def _densify(rows: Sequence[_Row], columns: np.ndarray) -> np.ndarray:
     for i, (indices, values) in enumerate(rows):
         dense[i, np.searchsorted(columns, indices)] = values
     return dense
+
+
+def _term_frequencies(
+    counts: sparse.csr_matrix, weights: np.ndarray, sheets: int
+) -> tuple[sparse.csr_matrix, sparse.csr_matrix]:
+    """(sheet tf, passage tf) of ``sheets`` sheets from raw passage counts, one row per
+    (sheet, label), ``weights`` giving each label's weight: the weighted sum per sheet, both
+    made sublinear.
+
+    Sublinear on the weighted total, not per passage: a boilerplate word repeated in all
+    eight reasoning passages must not count eight times as much as a topic word."""
+    width = len(weights)
+    combine = sparse.csr_matrix(
+        (
+            np.tile(weights, sheets),
+            np.arange(sheets * width),
+            np.arange(0, sheets * width + 1, width),
+        ),
+        shape=(sheets, sheets * width),
+    )
+    sheet_tf = sparse.csr_matrix(combine @ counts)
+    sheet_tf.data = _sublinear(sheet_tf.data)
+    counts.data = _sublinear(counts.data)
+    return sheet_tf, counts
+
+
+def _sheet_vectors(sheet_tf: sparse.csr_matrix, idf: np.ndarray) -> sparse.csr_matrix:
+    """The sheets' L2-normalised tf-idf rows (float64)."""
+    vectors = sparse.csr_matrix(sheet_tf, dtype=np.float64, copy=True)
+    vectors.data *= idf[vectors.indices]
+    return _l2_normalized(vectors)
+
+
+def _passage_vectors(counts: sparse.csr_matrix, idf: np.ndarray) -> sparse.csr_matrix:
+    """The passages' L2-normalised tf-idf rows (float64)."""
+    return _l2_normalized(sparse.csr_matrix(counts.multiply(idf.reshape(1, -1))))
 
 
 def _sublinear(values: np.ndarray) -> np.ndarray:

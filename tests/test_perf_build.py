@@ -79,20 +79,10 @@ def _count_vectorizer_model(index_dir: Path) -> SimilarityModel:
     vectorizer = CountVectorizer(analyzer=model.build_analyzer(), lowercase=False)
     counts = sparse.csr_matrix(vectorizer.fit_transform(documents).astype(np.float64))
     vocabulary = list(vectorizer.get_feature_names_out())
-    weights = np.array([model.weight_of(label) for label in labels])
-    combine = sparse.csr_matrix(
-        (
-            np.tile(weights, n),
-            np.arange(n * len(labels)),
-            np.arange(0, n * len(labels) + 1, len(labels)),
-        ),
-        shape=(n, n * len(labels)),
-    )
-    from evalsearch.similarity import _sublinear
+    from evalsearch.similarity import _term_frequencies
 
-    sheet_tf = sparse.csr_matrix(combine @ counts)
-    sheet_tf.data = _sublinear(sheet_tf.data)
-    counts.data = _sublinear(counts.data)
+    weights = np.array([model.weight_of(label) for label in labels])
+    sheet_tf, counts = _term_frequencies(counts, weights, n)
     frequency = np.bincount(sheet_tf.indices, minlength=len(vocabulary))
     keep = np.flatnonzero(frequency <= model.max_df * n)
     sheet_tf, counts = sheet_tf[:, keep], counts[:, keep]
