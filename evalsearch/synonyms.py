@@ -253,23 +253,32 @@ def _read_cache(path: Path, key: str) -> list[list[_Entry]] | None:
         return None  # missing or damaged: the caller rebuilds it
 
 
+@contextmanager
+def _replacing_cache_file(path: Path) -> Iterator[str]:
+    """A temporary file beside ``path`` for the caller to fill. When the block ends without an
+    error it becomes ``path`` atomically and the cache's older files of the same kind (same
+    suffix) are removed; otherwise it is removed."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    try:
+        yield temporary
+        os.chmod(temporary, 0o644)  # mkstemp makes it 0600; other users may share the cache
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    for old in path.parent.glob(f"{_CACHE_PREFIX}*{path.suffix}"):
+        if old != path:
+            old.unlink(missing_ok=True)
+
+
 def _write_cache(path: Path, key: str, table: list[list[_Entry]]) -> None:
     """Write atomically; a cache that cannot be written only costs the next process time."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
         text = json.dumps({"key": key, "groups": table}, ensure_ascii=False, separators=(",", ":"))
-        fd, temporary = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(text)
-            os.chmod(temporary, 0o644)  # mkstemp makes it 0600; other users may share the cache
-            os.replace(temporary, path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
-        for old in path.parent.glob(f"{_CACHE_PREFIX}*.json"):
-            if old != path:
-                old.unlink(missing_ok=True)
+        with _replacing_cache_file(path) as temporary:
+            Path(temporary).write_text(text, encoding="utf-8")
     except OSError:
         pass
 
@@ -631,53 +640,45 @@ def write_compact_store(cache: Path | None = None) -> Path | None:
         rules = parse_synonym_file(MUNICIPAL_SYNONYMS_FILE, "municipal")
         table = SynonymTable(groups, rules)
         path = _store_path(where, MUNICIPAL_SYNONYMS_FILE)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=_STORE_SUFFIX, dir=path.parent)
-        os.close(fd)
-        try:
-            with contextlib.closing(sqlite3.connect(temporary)) as db:
-                db.execute("CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT)")
-                db.execute("CREATE TABLE groups (id INTEGER PRIMARY KEY, entries TEXT)")
-                db.execute("CREATE TABLE triggers (key TEXT PRIMARY KEY, groups TEXT)")
-                db.executemany(
-                    "INSERT INTO groups VALUES (?, ?)",
-                    (
-                        (index, json.dumps(group, ensure_ascii=False, separators=(",", ":")))
-                        for index, group in enumerate(groups)
-                    ),
-                )
-                db.executemany(
-                    "INSERT INTO triggers VALUES (?, ?)",
-                    ((_join(key), json.dumps(found)) for key, found in table._triggers.items()),
-                )
-                rule_rows = [
-                    [
-                        [[list(terms), surface] for terms, surface in rule.left],
-                        [[list(terms), surface] for terms, surface in rule.right],
-                        rule.weight,
-                        rule.source,
-                        rule.block,
-                        rule.file,
-                        rule.line,
-                    ]
-                    for rule in rules
+        # The database is closed before the file replaces the old one (exits run in reverse).
+        with (
+            _replacing_cache_file(path) as temporary,
+            contextlib.closing(sqlite3.connect(temporary)) as db,
+        ):
+            db.execute("CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT)")
+            db.execute("CREATE TABLE groups (id INTEGER PRIMARY KEY, entries TEXT)")
+            db.execute("CREATE TABLE triggers (key TEXT PRIMARY KEY, groups TEXT)")
+            db.executemany(
+                "INSERT INTO groups VALUES (?, ?)",
+                (
+                    (index, json.dumps(group, ensure_ascii=False, separators=(",", ":")))
+                    for index, group in enumerate(groups)
+                ),
+            )
+            db.executemany(
+                "INSERT INTO triggers VALUES (?, ?)",
+                ((_join(key), json.dumps(found)) for key, found in table._triggers.items()),
+            )
+            rule_rows = [
+                [
+                    [[list(terms), surface] for terms, surface in rule.left],
+                    [[list(terms), surface] for terms, surface in rule.right],
+                    rule.weight,
+                    rule.source,
+                    rule.block,
+                    rule.file,
+                    rule.line,
                 ]
-                meta = {
-                    "format": _STORE_FORMAT,
-                    "max_key_length": str(max((len(key) for key in table._triggers), default=1)),
-                    "rules": json.dumps(rule_rows, ensure_ascii=False),
-                    "version": version(),
-                }
-                db.executemany("INSERT INTO meta VALUES (?, ?)", meta.items())
-                db.commit()
-            os.chmod(temporary, 0o644)
-            os.replace(temporary, path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
-        for old in path.parent.glob(f"{_CACHE_PREFIX}*{_STORE_SUFFIX}"):
-            if old != path:
-                old.unlink(missing_ok=True)
+                for rule in rules
+            ]
+            meta = {
+                "format": _STORE_FORMAT,
+                "max_key_length": str(max((len(key) for key in table._triggers), default=1)),
+                "rules": json.dumps(rule_rows, ensure_ascii=False),
+                "version": version(),
+            }
+            db.executemany("INSERT INTO meta VALUES (?, ?)", meta.items())
+            db.commit()
         return path
     except (OSError, sqlite3.Error, SynonymFileError):
         return None
@@ -796,7 +797,6 @@ def _main(argv: Sequence[str] | None = None) -> int:
         return 1
     if args.warm:
         write_compact_store()
-    if args.warm:
         print(
             f"同義語辞書: {table.version()}（{time.perf_counter() - started:.2f} 秒、キャッシュ {cache_dir()}）"
         )
